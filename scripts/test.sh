@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command (README and CI): set up, lint, type-check, then every test, the slow end-to-end ones included.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests bench
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"

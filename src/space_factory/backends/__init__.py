@@ -1,0 +1,1 @@
+"""Backends: the small protocols the pipeline, the service and the CLI talk to, and their implementations."""

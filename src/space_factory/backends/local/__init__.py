@@ -1,0 +1,33 @@
+"""The embedded `local` backend: everything on this machine, offline (DESIGN §2)."""
+
+from __future__ import annotations
+
+import getpass
+import re
+
+from space_factory.backends.base import Backend
+from space_factory.backends.local.bucket import DirectoryBucket
+from space_factory.backends.local.jobs import LocalJobRunner
+from space_factory.backends.local.models import CacheModelSource
+from space_factory.backends.local.spaces import LocalSpaceHost, factory_env
+from space_factory.config import Settings
+
+
+def local_owner(settings: Settings) -> str:
+    """The owner name on this machine: `SPACE_FACTORY_OWNER`, else the login name, made id-safe."""
+    raw = settings.owner or getpass.getuser() or "local"
+    return re.sub(r"[^A-Za-z0-9-]+", "-", raw).strip("-").lower() or "local"
+
+
+def local_backend(settings: Settings, owner: str | None = None) -> Backend:
+    owner = owner or local_owner(settings)
+    bucket_dir = settings.bucket_dir(owner)
+    env = factory_env()
+    return Backend(
+        name="local",
+        owner=owner,
+        bucket=DirectoryBucket(bucket_dir),
+        jobs=LocalJobRunner(settings.jobs_dir, bucket_dir, env),
+        spaces=LocalSpaceHost(settings.spaces_dir, settings.venvs_dir, env),
+        models=CacheModelSource(),
+    )

@@ -1,0 +1,97 @@
+"""The local backend's jobs: a detached process running `space-factory worker` (DESIGN §2).
+
+A job lives in `<home>/jobs/<job_id>/`: `pid.json` (the job process), `exit.json` (written by the job
+process when the worker ends: exit code or signal), `canceled` (a marker cancel leaves) and `job.log`
+(anything the worker printed outside its own log, e.g. a crash before logging was set up).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+from space_factory.backends.base import JobStatus
+from space_factory.backends.local.process import ProcessRef, end_group, is_alive, spawn_detached
+
+
+def job_id_for(run_id: str) -> str:
+    return f"local-{run_id}"
+
+
+def describe_exit(code: int) -> str:
+    """`exit code 3` or `killed by signal 9 (SIGKILL)`."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown"
+        return f"killed by signal {-code} ({name})"
+    return f"exit code {code}"
+
+
+class LocalJobRunner:
+    """Runs each run's worker as a detached local process.
+
+    Args:
+        jobs_dir: where job folders are kept.
+        bucket_dir: the bucket root the worker writes the run record into.
+        env: the job's environment (no secrets are needed by the local backend).
+    """
+
+    def __init__(self, jobs_dir: Path, bucket_dir: Path, env: dict[str, str]) -> None:
+        self.jobs_dir = jobs_dir
+        self.bucket_dir = bucket_dir
+        self.env = env
+
+    def _dir(self, job_id: str) -> Path:
+        return self.jobs_dir / job_id
+
+    def launch(self, run_id: str) -> JobStatus:
+        job_id = job_id_for(run_id)
+        folder = self._dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        worker = [sys.executable, "-m", "space_factory", "worker", run_id, "--bucket-dir", str(self.bucket_dir)]
+        (folder / "command.json").write_text(json.dumps(worker))
+        cmd = [sys.executable, "-m", "space_factory.backends.local.job_process", str(folder)]
+        spawn_detached(cmd, log_path=folder / "job.log", pid_path=folder / "pid.json", env=self.env)
+        return self.status(job_id)
+
+    def _ref(self, job_id: str) -> ProcessRef | None:
+        try:
+            return ProcessRef.from_json(json.loads((self._dir(job_id) / "pid.json").read_text()))
+        except (OSError, ValueError):
+            return None
+
+    def status(self, job_id: str) -> JobStatus:
+        folder = self._dir(job_id)
+        canceled = (folder / "canceled").exists()
+        try:
+            exit_info = json.loads((folder / "exit.json").read_text())
+        except (OSError, ValueError):
+            exit_info = None
+        if exit_info is not None:
+            code = int(exit_info.get("code", 1))
+            if canceled:
+                return JobStatus(job_id, "CANCELED", "canceled by request", code)
+            if code == 0:
+                return JobStatus(job_id, "COMPLETED", None, 0)
+            return JobStatus(job_id, "ERROR", f"the worker process ended: {describe_exit(code)}", code)
+        ref = self._ref(job_id)
+        if ref is None:
+            return JobStatus(job_id, "ERROR", "the job has no process record")
+        if is_alive(ref):
+            return JobStatus(job_id, "RUNNING")
+        if canceled:
+            return JobStatus(job_id, "CANCELED", "canceled by request")
+        return JobStatus(job_id, "ERROR", "the job process disappeared without recording an exit (killed?)")
+
+    def cancel(self, job_id: str) -> JobStatus:
+        folder = self._dir(job_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "canceled").touch()
+        ref = self._ref(job_id)
+        if ref is not None and is_alive(ref):
+            end_group(ref.pid)
+        return self.status(job_id)

@@ -1,0 +1,143 @@
+"""The local backend's Spaces: a directory plus a supervised Gradio process on 127.0.0.1 (DESIGN §2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from space_factory.backends.base import SpaceRuntime
+from space_factory.backends.local.process import ProcessRef, end_group, is_alive, spawn_detached
+from space_factory.backends.local.space_files import read_json, set_runtime, space_dir, write_json_atomic
+from space_factory.domain.errors import InvalidSpaceId, SpaceExists
+from space_factory.domain.gate_status import HardwareOutcome
+from space_factory.domain.ids import validate_space_id
+
+ACTIVE_STAGES = frozenset({"BUILDING", "APP_STARTING", "RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"})
+LOCAL_HARDWARE = "cpu-basic"
+_LOG_LIMIT = 1_000_000
+
+
+class LocalSpaceHost:
+    """Spaces kept under `<home>/spaces/`, each run by a detached supervisor (see `supervisor.py`).
+
+    Args:
+        spaces_dir: where Space folders live.
+        venvs_dir: where the shared per-requirements venvs live.
+        env: the environment the supervisor and, filtered, the app start with.
+    """
+
+    def __init__(self, spaces_dir: Path, venvs_dir: Path, env: dict[str, str]) -> None:
+        self.spaces_dir = spaces_dir
+        self.venvs_dir = venvs_dir
+        self.env = env
+
+    def _folder(self, space_id: str) -> Path:
+        return space_dir(self.spaces_dir, validate_space_id(space_id))
+
+    def create(self, space_id: str, *, hardware: str | None, private: bool = True) -> SpaceRuntime:
+        folder = self._folder(space_id)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir()  # atomic: two runs can never both create (and so overwrite) one Space
+        except FileExistsError:
+            raise SpaceExists(space_id) from None
+        write_json_atomic(folder / "space.json", {
+            "id": space_id, "private": private, "sdk": "gradio", "app_file": "app.py",
+            "hardware_requested": hardware, "hardware_current": LOCAL_HARDWARE,
+            "created_at": datetime.now(UTC).isoformat(),
+        })
+        set_runtime(folder, "NO_APP_FILE")
+        return self.runtime(space_id)
+
+    def upload(self, space_id: str, folder: Path, *, run_id: str) -> None:
+        target = self._folder(space_id)
+        if not target.exists():
+            raise InvalidSpaceId(space_id, "this Space does not exist; create it first")
+        self.stop(space_id)
+        repo = target / "repo"
+        shutil.rmtree(repo, ignore_errors=True)
+        shutil.copytree(folder, repo, symlinks=False)
+        meta = read_json(target / "space.json")
+        meta["run_id"] = run_id
+        write_json_atomic(target / "space.json", meta)
+        for log in ("build.log", "run.log"):
+            (target / log).unlink(missing_ok=True)
+        set_runtime(target, "BUILDING", message=None, url=None, port=None)
+        cmd = [sys.executable, "-m", "space_factory.backends.local.supervisor", str(target), str(self.venvs_dir)]
+        ref = spawn_detached(cmd, log_path=target / "supervisor.log", pid_path=target / "supervisor.json",
+                             env=self.env)
+        meta["supervisor"] = ref.to_json()
+        write_json_atomic(target / "space.json", meta)
+
+    def _supervisor(self, folder: Path) -> ProcessRef | None:
+        data = read_json(folder / "supervisor.json")
+        return ProcessRef.from_json(data) if data else None
+
+    def runtime(self, space_id: str) -> SpaceRuntime:
+        folder = self._folder(space_id)
+        meta = read_json(folder / "space.json")
+        if not meta:
+            return SpaceRuntime(space_id, "NOT_FOUND", message="no such local Space")
+        data = read_json(folder / "runtime.json")
+        stage = str(data.get("stage", "NO_APP_FILE"))
+        message = data.get("message")
+        if stage in ACTIVE_STAGES:
+            ref = self._supervisor(folder)
+            if ref is None or not is_alive(ref):
+                # The supervisor died without saying so (killed): the Space is down, like a crashed container.
+                stage, message = "RUNTIME_ERROR", "the Space's supervisor process is gone"
+                set_runtime(folder, stage, message=message)
+        return SpaceRuntime(space_id=space_id, stage=stage, hardware=meta.get("hardware_current"),
+                            requested_hardware=meta.get("hardware_requested"),
+                            url=data.get("url") if stage == "RUNNING" else None,
+                            message=str(message) if message else None)
+
+    def logs(self, space_id: str, kind: str) -> str:
+        name = {"build": "build.log", "run": "run.log"}.get(kind)
+        if name is None:
+            raise ValueError(f"log kind must be 'build' or 'run', not {kind!r}")
+        path = self._folder(space_id) / name
+        try:
+            with path.open("rb") as f:
+                f.seek(max(0, path.stat().st_size - _LOG_LIMIT))
+                return f.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def request_hardware(self, space_id: str, flavor: str) -> tuple[str, str]:
+        if flavor == LOCAL_HARDWARE:
+            return HardwareOutcome.ALREADY_SET.value, "local Spaces run on this machine's CPU (cpu-basic)"
+        return (HardwareOutcome.NOT_AVAILABLE.value,
+                f"{flavor!r} is not available on the local backend: local Spaces run on this machine's CPU")
+
+    def stop(self, space_id: str) -> bool:
+        folder = self._folder(space_id)
+        ref = self._supervisor(folder)
+        was_running = bool(ref and is_alive(ref) and end_group(ref.pid))
+        if was_running or read_json(folder / "runtime.json").get("stage") in ACTIVE_STAGES:
+            set_runtime(folder, "STOPPED", message="stopped by request", url=None)
+        return was_running
+
+    def auth_headers(self) -> dict[str, str]:
+        return {}
+
+    def list_spaces(self) -> list[dict[str, object]]:
+        """Every local Space with its stage, URL and the run that built it."""
+        out: list[dict[str, object]] = []
+        if not self.spaces_dir.exists():
+            return out
+        for meta_path in sorted(self.spaces_dir.glob("*/*/space.json")):
+            meta = json.loads(meta_path.read_text())
+            runtime = self.runtime(str(meta["id"]))
+            out.append({"id": meta["id"], "stage": runtime.stage, "url": runtime.url,
+                        "run_id": meta.get("run_id"), "created_at": meta.get("created_at")})
+        return out
+
+
+def factory_env() -> dict[str, str]:
+    """The environment handed to local jobs and supervisors: this process's, minus Hub tokens."""
+    return {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")}

@@ -1,0 +1,71 @@
+"""Configuration from the environment (`SPACE_FACTORY_*`, DESIGN §8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_JOB_TIMEOUT = "45m"
+DEFAULT_BUCKET_NAME = "space-factory-runs"
+
+
+def _default_home() -> Path:
+    return Path.home() / ".space-factory"
+
+
+class Settings(BaseSettings):
+    """Factory settings. Every field reads `SPACE_FACTORY_<NAME>` from the environment.
+
+    Example:
+        >>> Settings(backend="local", home=Path("/tmp/sf")).bucket_dir("alice")
+        PosixPath('/tmp/sf/buckets/alice/space-factory-runs')
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SPACE_FACTORY_", extra="ignore")
+
+    backend: Literal["local", "hf"] = "local"
+    home: Path = Field(default_factory=_default_home, description="Local data directory.")
+    bucket: str | None = Field(None, description="Bucket id `owner/name`; default `<user>/space-factory-runs`.")
+    job_flavor: str = "cpu-basic"
+    job_timeout: str = DEFAULT_JOB_TIMEOUT
+    job_image: str = "python:3.12"
+    agent_model: str = "Qwen/Qwen3-Coder-Next"
+    space_startup_timeout: float = Field(600.0, description="Seconds to wait for a Space to build and answer /health.")
+    predict_timeout: float = Field(300.0, description="Seconds to wait for one inference call.")
+    owner: str | None = Field(None, description="Local backend: the owner name runs are recorded under.")
+
+    def bucket_dir(self, owner: str) -> Path:
+        """Local backend: the directory that plays the bucket for `owner`."""
+        name = self.bucket or f"{owner}/{DEFAULT_BUCKET_NAME}"
+        return self.home / "buckets" / name
+
+    @property
+    def spaces_dir(self) -> Path:
+        return self.home / "spaces"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+    @property
+    def venvs_dir(self) -> Path:
+        return self.home / "venvs"
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds in a duration like `45m`, `2h`, `90s` or `300`.
+
+    Example:
+        >>> parse_duration("45m")
+        2700.0
+    """
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)

@@ -1,0 +1,97 @@
+"""A Gradio app's API as `view_api` describes it: parsed, matched to a task, and explained to an agent. Pure."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from space_factory.domain.schemas import ApiEndpoint, ApiParameter, ApiSchema, HowToCall
+from space_factory.domain.tasks import InputKind, TaskSpec
+
+# Gradio components that can take each kind of input, as `view_api` names them.
+_COMPONENTS: dict[InputKind, frozenset[str]] = {
+    InputKind.TEXT: frozenset({"Textbox", "Text", "TextArea", "Code", "Markdown", "Api"}),
+    InputKind.IMAGE: frozenset({"Image", "ImageEditor", "File", "Api"}),
+    InputKind.AUDIO: frozenset({"Audio", "File", "Api"}),
+}
+_PREFERRED_NAMES = ("/predict", "/infer", "/inference", "/run", "/generate", "/classify", "/transcribe", "/embed")
+
+
+def _param(raw: dict[str, Any], index: int) -> ApiParameter:
+    python_type = raw.get("python_type")
+    return ApiParameter(
+        name=str(raw.get("parameter_name") or raw.get("label") or f"arg{index}"),
+        label=str(raw["label"]) if raw.get("label") is not None else None,
+        component=str(raw["component"]) if raw.get("component") is not None else None,
+        python_type=str(python_type.get("type")) if isinstance(python_type, dict) else None,
+        has_default=bool(raw.get("parameter_has_default", False)),
+    )
+
+
+def parse_view_api(raw: dict[str, Any]) -> list[ApiEndpoint]:
+    """The named endpoints of a `Client.view_api(return_format="dict")` answer."""
+    named = raw.get("named_endpoints")
+    if not isinstance(named, dict):
+        return []
+    endpoints = []
+    for api_name, info in named.items():
+        if not isinstance(info, dict):
+            continue
+        params = [p for p in info.get("parameters", []) if isinstance(p, dict)]
+        returns = [r for r in info.get("returns", []) if isinstance(r, dict)]
+        endpoints.append(ApiEndpoint(
+            api_name=str(api_name),
+            parameters=[_param(p, i) for i, p in enumerate(params)],
+            returns=[_param(r, i) for i, r in enumerate(returns)],
+        ))
+    return endpoints
+
+
+def _fits(endpoint: ApiEndpoint, spec: TaskSpec) -> bool:
+    required = [p for p in endpoint.parameters if not p.has_default]
+    if not endpoint.parameters or len(required) > 1 or not endpoint.returns:
+        return False
+    return (endpoint.parameters[0].component or "") in _COMPONENTS[spec.input_kind]
+
+
+def choose_endpoint(endpoints: list[ApiEndpoint], spec: TaskSpec) -> tuple[str | None, str]:
+    """Pick the endpoint to call for the task: a conventional name first, then the first whose inputs fit.
+
+    Returns:
+        `(api_name, reason)`; `api_name` is None when nothing fits, and `reason` says why.
+    """
+    fitting = [e for e in endpoints if _fits(e, spec)]
+    if not fitting:
+        names = ", ".join(e.api_name for e in endpoints) or "none"
+        return None, f"no named endpoint takes one {spec.input_kind.value} input (endpoints: {names})"
+    for name in _PREFERRED_NAMES:
+        for endpoint in fitting:
+            if endpoint.api_name == name:
+                return endpoint.api_name, f"{name} takes a {spec.input_kind.value} input"
+    return fitting[0].api_name, f"first endpoint taking a {spec.input_kind.value} input"
+
+
+def build_schema(raw: dict[str, Any], spec: TaskSpec | None) -> ApiSchema:
+    """`tests/api_schema.json` from a `view_api` answer."""
+    endpoints = parse_view_api(raw)
+    if spec is None:
+        return ApiSchema(ok=bool(endpoints), endpoints=endpoints, reason="task unknown: no endpoint chosen", raw=raw)
+    chosen, reason = choose_endpoint(endpoints, spec)
+    return ApiSchema(ok=bool(endpoints), endpoints=endpoints, chosen=chosen, reason=reason, raw=raw)
+
+
+def how_to_call(schema: ApiSchema, *, space_id: str | None, url: str | None, example: object = None) -> HowToCall:
+    """Tell an agent how to call the chosen endpoint with gradio_client."""
+    endpoint = next((e for e in schema.endpoints if e.api_name == schema.chosen), None)
+    if endpoint is None:
+        return HowToCall(space_id=space_id, url=url)
+    src = space_id if space_id and not (url or "").startswith("http://127.") else url
+    arg = json.dumps(example) if isinstance(example, str) else "..."
+    lines = [
+        "from gradio_client import Client, handle_file",
+        f"client = Client({json.dumps(src)}{', token=HF_TOKEN' if src == space_id else ''})",
+        f"result = client.predict({arg}, api_name={json.dumps(endpoint.api_name)})",
+        "print(result)",
+    ]
+    return HowToCall(space_id=space_id, url=url, api_name=endpoint.api_name, parameters=endpoint.parameters,
+                     python="\n".join(lines))

@@ -1,0 +1,171 @@
+"""The full-inference gate (DESIGN §6): evidence in, verdict out. Pure.
+
+The gate never reports more than its evidence shows: `full_inference_passed` needs a healthy app *and*
+an API output judged valid for the task; anything less is named for what it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from space_factory.domain.gate_status import CheckStatus, GateStatus, HardwareOutcome
+from space_factory.domain.schemas import (
+    ApiSchema,
+    Blocker,
+    Gate,
+    GateCheck,
+    GateSpace,
+    HealthResult,
+    HowToCall,
+    TestResult,
+)
+
+BUILD_ERROR_STAGES = frozenset({"BUILD_ERROR", "CONFIG_ERROR", "NO_APP_FILE"})
+RUNTIME_ERROR_STAGES = frozenset({"RUNTIME_ERROR", "STOPPED", "PAUSED", "DELETING"})
+# Outcomes of a hardware request that leave the user, not the factory, to act.
+MANUAL_OUTCOMES = frozenset({HardwareOutcome.MANUAL_ACTION_REQUIRED, HardwareOutcome.BILLING_REQUIRED})
+
+
+@dataclass
+class GateEvidence:
+    """Everything the gate decides from. Each field is what a phase observed, or None if it never ran."""
+
+    canceled: bool = False
+    blockers: list[Blocker] = field(default_factory=list)
+    space_id: str | None = None
+    space_url: str | None = None
+    space_stage: str | None = None
+    build_log_tail: str | None = None
+    run_log_tail: str | None = None
+    needs_gpu: bool = False
+    hardware_flavor: str | None = None
+    hardware_outcome: HardwareOutcome | None = None
+    hardware_detail: str | None = None
+    health: HealthResult | None = None
+    api: ApiSchema | None = None
+    test: TestResult | None = None
+    how_to_call: HowToCall | None = None
+    durations_ms: dict[str, int] = field(default_factory=dict)
+
+
+def _check(evidence: GateEvidence, name: str, status: CheckStatus, detail: str) -> GateCheck:
+    return GateCheck(name=name, status=status, detail=detail, duration_ms=evidence.durations_ms.get(name))
+
+
+def gate_checks(evidence: GateEvidence) -> list[GateCheck]:
+    """The per-check table of the gate, in pipeline order."""
+    checks: list[GateCheck] = []
+    stage = evidence.space_stage
+    if stage is None:
+        checks.append(_check(evidence, "build", CheckStatus.SKIPPED, "no Space was built"))
+    elif stage in BUILD_ERROR_STAGES:
+        checks.append(_check(evidence, "build", CheckStatus.FAILED, f"the Space ended in {stage}"))
+    else:
+        checks.append(_check(evidence, "build", CheckStatus.PASSED, f"the Space reached {stage}"))
+
+    health = evidence.health
+    if health is None:
+        checks.append(_check(evidence, "health", CheckStatus.SKIPPED, "GET /health was not reached"))
+    elif health.ok:
+        checks.append(_check(evidence, "health", CheckStatus.PASSED,
+                             f"GET /health answered {health.status_code} after {health.attempts} attempt(s)"))
+    else:
+        checks.append(_check(evidence, "health", CheckStatus.FAILED, health.error or "GET /health did not answer 200"))
+
+    api = evidence.api
+    if api is None:
+        checks.append(_check(evidence, "api_schema", CheckStatus.SKIPPED, "the API was not inspected"))
+    elif api.ok and api.chosen:
+        checks.append(_check(evidence, "api_schema", CheckStatus.PASSED,
+                             f"{len(api.endpoints)} named endpoint(s); chose {api.chosen}"))
+    else:
+        checks.append(_check(evidence, "api_schema", CheckStatus.FAILED,
+                             api.error or api.reason or "no endpoint fits the task"))
+
+    test = evidence.test
+    if test is None or test.call is None:
+        reason = test.skipped_reason if test else "no predict call was made"
+        checks.append(_check(evidence, "predict", CheckStatus.SKIPPED, reason or "no predict call was made"))
+        checks.append(_check(evidence, "output_valid", CheckStatus.SKIPPED, "no output to judge"))
+    elif test.call.error:
+        checks.append(_check(evidence, "predict", CheckStatus.FAILED, test.call.error))
+        checks.append(_check(evidence, "output_valid", CheckStatus.SKIPPED, "the call raised"))
+    else:
+        checks.append(_check(evidence, "predict", CheckStatus.PASSED,
+                             f"{test.api_name} answered in {test.call.latency_ms} ms ({test.call.output_type})"))
+        verdict = test.verdict
+        if verdict is None:
+            checks.append(_check(evidence, "output_valid", CheckStatus.SKIPPED, "the output was not judged"))
+        else:
+            status = CheckStatus.PASSED if verdict.ok else CheckStatus.FAILED
+            checks.append(_check(evidence, "output_valid", status, verdict.detail))
+    return checks
+
+
+def classify_gate(evidence: GateEvidence) -> tuple[GateStatus, str]:
+    """Decide the gate status and a one-sentence summary from the evidence.
+
+    Example:
+        >>> classify_gate(GateEvidence(canceled=True))[0]
+        <GateStatus.CANCELED: 'canceled'>
+    """
+    if evidence.canceled:
+        return GateStatus.CANCELED, "The run was canceled before a verdict."
+    if evidence.blockers:
+        titles = "; ".join(b.title for b in evidence.blockers[:3])
+        return GateStatus.TECHNICAL_BLOCKER, f"Real inference cannot be wired: {titles}."
+    if evidence.space_stage in BUILD_ERROR_STAGES:
+        return GateStatus.BUILD_FAILED, f"The Space never built (stage {evidence.space_stage}); see the build log."
+    test = evidence.test
+    inference_ok = bool(test and test.ok and test.verdict and test.verdict.ok)
+    manual = evidence.hardware_outcome in MANUAL_OUTCOMES and evidence.needs_gpu
+    if manual and not inference_ok:
+        return (GateStatus.MANUAL_HARDWARE_REQUIRED,
+                f"The model needs {evidence.hardware_flavor or 'GPU hardware'}, which this token could not "
+                f"obtain ({evidence.hardware_outcome}); set it on the Space's settings page, then validate again.")
+    health = evidence.health
+    if health is None or not health.ok:
+        stage = evidence.space_stage or "unknown"
+        return GateStatus.RUNTIME_FAILED, f"The Space never answered GET /health (stage {stage}); see the run log."
+    if inference_ok and test is not None and test.verdict is not None:
+        return (GateStatus.FULL_INFERENCE_PASSED,
+                f"Health OK and {test.api_name} returned a valid output: {test.verdict.detail}")
+    if test is not None and test.call is None and test.skipped_reason:
+        return (GateStatus.FULL_INFERENCE_CANDIDATE_HEALTH_PASSED,
+                f"Health OK; inference not verified: {test.skipped_reason}")
+    if evidence.api is not None and not (evidence.api.ok and evidence.api.chosen):
+        return GateStatus.HEALTH_ONLY, "Health OK, but no API endpoint fits the task, so inference is unproven."
+    if test is not None and test.call is not None and test.call.error:
+        return GateStatus.HEALTH_ONLY, f"Health OK, but the inference call failed: {test.call.error[:200]}"
+    if test is not None and test.verdict is not None and not test.verdict.ok:
+        return GateStatus.HEALTH_ONLY, f"Health OK, but the output is not real inference: {test.verdict.detail}"
+    return GateStatus.HEALTH_ONLY, "Health OK, but inference was not verified."
+
+
+def build_gate(evidence: GateEvidence) -> Gate:
+    """The full `inference_gate.json` document for the evidence."""
+    status, summary = classify_gate(evidence)
+    facts: dict[str, object] = {}
+    if evidence.health is not None:
+        facts["health"] = evidence.health.model_dump(mode="json")
+    if evidence.test is not None:
+        facts["test_result"] = evidence.test.model_dump(mode="json")
+    if evidence.api is not None:
+        facts["api"] = {"chosen": evidence.api.chosen, "endpoints": [e.api_name for e in evidence.api.endpoints]}
+    if evidence.space_stage:
+        facts["space_stage"] = evidence.space_stage
+    if evidence.hardware_outcome:
+        facts["hardware"] = {"flavor": evidence.hardware_flavor, "outcome": str(evidence.hardware_outcome),
+                             "detail": evidence.hardware_detail}
+    if status in (GateStatus.BUILD_FAILED, GateStatus.RUNTIME_FAILED):
+        facts["build_log_tail"] = evidence.build_log_tail
+        facts["run_log_tail"] = evidence.run_log_tail
+    return Gate(
+        status=status,
+        summary=summary,
+        checks=gate_checks(evidence),
+        evidence=facts,
+        blockers=evidence.blockers,
+        space=GateSpace(id=evidence.space_id, url=evidence.space_url),
+        how_to_call=evidence.how_to_call,
+    )

@@ -1,0 +1,56 @@
+"""Test session setup: an offline HF cache and a private factory home, set before anything imports HF code.
+
+huggingface_hub and transformers freeze HF_HOME / HF_HUB_OFFLINE when they are imported (tiny-models P1),
+so these variables are set at the top of this file, before any test module is collected.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+_BASE = Path(tempfile.mkdtemp(prefix="sf-tests-"))
+os.environ["HF_HOME"] = str(_BASE / "hf-home")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["SPACE_FACTORY_HOME"] = str(_BASE / "factory-home")
+os.environ["SPACE_FACTORY_OWNER"] = "tester"
+os.environ["SPACE_FACTORY_SPACE_STARTUP_TIMEOUT"] = "180"
+os.environ["SPACE_FACTORY_PREDICT_TIMEOUT"] = "120"
+for _token_var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+    os.environ.pop(_token_var, None)
+
+import pytest  # noqa: E402
+
+HF_HOME = Path(os.environ["HF_HOME"])
+FACTORY_HOME = Path(os.environ["SPACE_FACTORY_HOME"])
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> dict[str, str]:
+    """The 8 tiny random-weight models, built in a subprocess into the session's HF cache: name → repo id."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from tests.support.tiny_models import build_all; "
+            "print(json.dumps(build_all(sys.argv[2])))")
+    done = subprocess.run([sys.executable, "-c", code, str(ROOT), str(HF_HOME)], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop every local Space the session started, so no process outlives the tests."""
+    if (FACTORY_HOME / "spaces").exists():
+        subprocess.run([sys.executable, "-m", "space_factory", "spaces", "stop", "--all", "--json"],
+                       capture_output=True, timeout=120, check=False)
+    shutil.rmtree(_BASE, ignore_errors=True)
