@@ -6,9 +6,11 @@ untrusted: strings are capped and stripped of control characters, wrong types ar
 or malformed card never raises.
 
 Memory rule (used by the hardware recommender): `estimated_memory_gb = weight_bytes × 1.2 / 1e9 + 0.5`,
-where `weight_bytes` is what the weights take as stored (safetensors header counts × dtype size; else the
-weight files' bytes; else a parameter estimate from config.json × dtype size). The 20 % covers
-activations, KV cache and buffers for a single short request; the 0.5 GB covers the runtime itself.
+where `weight_bytes` is what the weights take in the inference dtype. With safetensors headers: each
+floating-point tensor at the config's dtype (transformers loads with `dtype="auto"`), other tensors
+(int8/fp8/packed quantised weights) as stored. Without them: the weight files' bytes. Without weight
+files: a parameter estimate from config.json sizes × the dtype's bytes (float32 when unknown). The 20 %
+covers activations, KV cache and buffers for one short request; the 0.5 GB covers the runtime itself.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ _ANGLE_MASK_TYPES = frozenset({
     "data2vec-text", "luke", "ibert", "roberta-prelayernorm", "xmod", "mvp",
 })
 _MASK_TOKENS = ("[MASK]", "<mask>")
+_FLOAT_DTYPES = frozenset({"float64", "float32", "float16", "bfloat16"})
 
 
 def dtype_bytes(dtype: str | None, default: float = 4.0) -> float:
@@ -355,6 +358,45 @@ def _auto_map(config: JsonDict) -> JsonDict:
     return out
 
 
+ParamsSource = Literal["safetensors", "estimate", "unknown"]
+
+
+def _size_and_memory(
+    weights: list[FileEntry], safetensors_params: dict[str, int], config: JsonDict
+) -> tuple[str | None, int | None, ParamsSource, int | None, float | None]:
+    """dtype, params, params_source, size_bytes and estimated_memory_gb, by the module's memory rule."""
+    sizes = [f.size for f in weights if f.size is not None and f.size >= 0]
+    size_bytes = sum(sizes) if sizes else None
+    st_counts = {k: v for k, v in safetensors_params.items() if v > 0}
+    dtype = _config_dtype(config)
+    if dtype is None and st_counts:
+        dominant = max(st_counts, key=lambda k: st_counts[k])
+        dtype = _SAFETENSORS_DTYPES.get(dominant, _text(dominant, 16))
+    params: int | None = None
+    params_source: ParamsSource = "unknown"
+    weight_bytes: float | None = None
+    if st_counts:
+        params, params_source = sum(st_counts.values()), "safetensors"
+        load_dtype = dtype if dtype in _FLOAT_DTYPES else None
+
+        def loaded_bytes(code: str) -> float:
+            is_float = _SAFETENSORS_DTYPES.get(code) in _FLOAT_DTYPES
+            return dtype_bytes(load_dtype if load_dtype and is_float else code)
+
+        weight_bytes = sum(n * loaded_bytes(code) for code, n in st_counts.items())
+    elif size_bytes:
+        weight_bytes = size_bytes
+        if not weights[0].path.lower().endswith(".gguf"):  # GGUF is quantised: bytes say nothing of params
+            params, params_source = int(size_bytes / dtype_bytes(dtype)), "estimate"
+    elif (estimate := _config_params(config)) is not None:
+        params, params_source = estimate, "estimate"
+        weight_bytes = estimate * dtype_bytes(dtype)
+    memory = None
+    if weight_bytes:
+        memory = round(weight_bytes * MEMORY_OVERHEAD_FACTOR / BYTES_PER_GB + MEMORY_BASE_GB, 2)
+    return dtype, params, params_source, size_bytes, memory
+
+
 def analyze_card(facts: ModelFacts, *, task_override: str | None = None) -> ModelCardAnalysis:
     """Analyse a model's card, config and files.
 
@@ -402,9 +444,12 @@ def analyze_card(facts: ModelFacts, *, task_override: str | None = None) -> Mode
 
     task, detected_source = _detect_task(card, architectures, model_type, is_st)
     task_source: Literal["pipeline_tag", "architecture", "override", "unknown"] = detected_source
-    override = _text(task_override, 64)
-    if override:
-        task, task_source = override.lower(), "override"
+    override = (_text(task_override, 64) or "").lower()
+    if override and _TASK_NAME.fullmatch(override):
+        task, task_source = override, "override"
+    elif override:
+        warnings.append(f"Task override {override!r} is not a task name (lowercase letters, digits, '-'); "
+                        "it was ignored.")
     if task is None:
         warnings.append(
             "Could not tell the task: the card has no pipeline_tag and config.json names no known "
@@ -417,32 +462,11 @@ def analyze_card(facts: ModelFacts, *, task_override: str | None = None) -> Mode
                         "unless an agent wires the inference.")
 
     weights = select_weight_files(files)
-    sizes = [f.size for f in weights if f.size is not None and f.size >= 0]
-    size_bytes = sum(sizes) if sizes else None
     if not weights:
         warnings.append("No weight files found (*.safetensors, *.bin, *.pt, *.pth, *.ckpt, *.gguf, *.onnx).")
-
-    st_counts = {k: v for k, v in facts.safetensors_params.items() if v > 0}
-    dtype = _config_dtype(config)
-    if dtype is None and st_counts:
-        dominant = max(st_counts, key=lambda k: st_counts[k])
-        dtype = _SAFETENSORS_DTYPES.get(dominant, _text(dominant, 16))
-    params: int | None = None
-    params_source: Literal["safetensors", "estimate", "unknown"] = "unknown"
-    weight_bytes: float | None = None
-    if st_counts:
-        params, params_source = sum(st_counts.values()), "safetensors"
-        weight_bytes = sum(n * dtype_bytes(code) for code, n in st_counts.items())
-    elif size_bytes:
-        weight_bytes = size_bytes
-        if not weights[0].path.lower().endswith(".gguf"):  # GGUF is quantised: bytes say nothing of params
-            params, params_source = int(size_bytes / dtype_bytes(dtype)), "estimate"
-    elif (estimate := _config_params(config)) is not None:
-        params, params_source = estimate, "estimate"
-        weight_bytes = estimate * dtype_bytes(dtype)
-    memory = None
-    if weight_bytes:
-        memory = round(weight_bytes * MEMORY_OVERHEAD_FACTOR / BYTES_PER_GB + MEMORY_BASE_GB, 2)
+    dtype, params, params_source, size_bytes, memory = _size_and_memory(
+        weights, facts.safetensors_params, config
+    )
 
     auto_map = _auto_map(config)
     custom_code = bool(auto_map) or any(_CUSTOM_CODE.search(f.path) for f in files)

@@ -10,9 +10,9 @@ The rule, in order:
    - the task generates images or video (`GPU_TASKS`), unless the model is tiny (≤ `TINY_MODEL_MAX_GB`,
      e.g. a test pipeline);
    - the estimated memory exceeds `CPU_UPGRADE_MAX_MEMORY_GB` (no CPU flavor has the RAM);
-   - the task generates token by token (`GENERATIVE_TASKS`, or the task is unknown) and the model has more
-     than `CPU_MAX_PARAMS_GENERATIVE` parameters or needs more than `CPU_MAX_MEMORY_GB_GENERATIVE`:
-     a demo request would take minutes on 2 vCPUs.
+   - the task generates step by step (`GENERATIVE_TASKS`, or a task the factory does not know) and
+     the model has more than `CPU_MAX_PARAMS_GENERATIVE` parameters or needs more than
+     `CPU_MAX_MEMORY_GB_GENERATIVE`: a demo request would take minutes on 2 vCPUs.
    Single-pass tasks (classification, embeddings, fill-mask, …) stay on CPU up to the RAM limits.
 2. **CPU:** `cpu-basic` (2 vCPU, 16 GB, free) up to `CPU_BASIC_MAX_MEMORY_GB`; above that `cpu-upgrade`
    (32 GB, $0.03/h) is the fallback, used only with `allow_paid_fallback` (nothing paid is planned unasked).
@@ -90,11 +90,11 @@ def _gpu_need(analysis: ModelCardAnalysis) -> list[str]:
     if memory is not None and memory > CPU_UPGRADE_MAX_MEMORY_GB:
         why.append(f"About {memory:.1f} GB is more than any CPU flavor holds "
                    f"(cpu-upgrade has 32 GB RAM, {CPU_UPGRADE_MAX_MEMORY_GB:.0f} GB usable).")
-    if task is None or task in GENERATIVE_TASKS:
-        kind = "an unknown task" if task is None else f"task {task!r}"
+    if task_spec(task) is None or task in GENERATIVE_TASKS:
+        kind = "a task the factory does not know" if task_spec(task) is None else f"task {task!r}"
         if params is not None and params > CPU_MAX_PARAMS_GENERATIVE:
             limit = _params(CPU_MAX_PARAMS_GENERATIVE)
-            why.append(f"{_params(params)} parameters exceed the {limit} CPU limit for {kind}, "
+            why.append(f"The model's {_params(params)} parameters exceed the {limit} CPU limit for {kind}, "
                        "which generates step by step: too slow on 2 vCPUs.")
         elif memory is not None and memory > CPU_MAX_MEMORY_GB_GENERATIVE:
             why.append(f"About {memory:.1f} GB exceeds the {CPU_MAX_MEMORY_GB_GENERATIVE:.0f} GB CPU limit "
@@ -181,6 +181,9 @@ def recommend_runtime(
         if eligible:
             primary = ZEROGPU_FLAVOR
             reasons.append("ZeroGPU (zero-a10g, 48 GB slice, free for PRO owners) is the primary hardware.")
+            if fallback is not None:
+                reasons.append(f"If ZeroGPU cannot be had, the fixed-GPU fallback is {_gpu_label(fallback)}, "
+                               "requested only when paid fallback is allowed.")
         elif allow_paid_fallback and fallback is not None:
             reasons.append("ZeroGPU is not possible; with paid fallback allowed the Space starts on "
                            f"cpu-basic and requests {_gpu_label(fallback)}.")
