@@ -261,6 +261,9 @@ def build_t5(out_dir: Path) -> Path:
         pad_token_id=0,
         eos_token_id=1,
         decoder_start_token_id=0,
+        # A wider init makes the random decoder attend to its input: with the default, every input gave the
+        # same "run run run …", which the gate rightly rejects as a constant output.
+        initializer_factor=5.0,
     )
     T5ForConditionalGeneration(config).save_pretrained(out_dir)
     hf_tok.save_pretrained(out_dir)

@@ -36,6 +36,9 @@ BOOT_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.1
 BUILD_TIMEOUT_SECONDS = 600
 GUARD_MARK = "[guard] BLOCKED"
+CPU_PLAN = RuntimeRecommendation(primary="cpu-basic")
+FAKE_SPACES_MARK = "[fake-spaces] GPU wraps"
+ZEROGPU_PLAN = RuntimeRecommendation(primary="zero-a10g", needs_gpu=True, zerogpu_eligible=True)
 # Refuses and logs every non-loopback DNS lookup and connect (reference/tiny-models.md §7.3).
 GUARD_SOURCE = '''
 import socket, sys
@@ -55,6 +58,15 @@ def connect(self, addr):
     return _conn(self, addr)
 socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
 '''
+# A stand-in for the ZeroGPU `spaces` package: spaces.GPU as a pass-through that reports what it wraps.
+FAKE_SPACES_SOURCE = '''
+import sys
+def GPU(fn=None, **options):
+    if fn is None:
+        return lambda f: GPU(f, **options)
+    sys.stderr.write(f"[fake-spaces] GPU wraps {fn.__name__}\\n")
+    return fn
+'''
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,9 @@ class Case:
     inputs: Callable[[Path], list[Any]]
     check: Callable[[Any, list[Any]], None]
     sample: str | None = None
+    extra: Callable[[Any, Path], None] | None = None  # more calls on the same running app (client, tmp)
+    zerogpu: bool = False  # generate for a ZeroGPU plan instead of cpu-basic
+    fake_spaces: bool = False  # put a stand-in `spaces` package on the app's path, as on a ZeroGPU Space
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,7 @@ class TinyCache:
     hf_home: Path
     repos: dict[str, str]
     env: dict[str, str]
+    fake_spaces: Path
 
 
 # --- inputs -----------------------------------------------------------------------------------------
@@ -145,15 +161,37 @@ def _is_transcript(output: Any, _inputs: list[Any]) -> None:
     assert isinstance(output, str)
 
 
+def _fill_mask_spellings(client: Any, _tmp: Path) -> None:
+    """The template maps "<mask>" to the model's mask token, and explains a text without a mask."""
+    from gradio_client.exceptions import AppError
+
+    _is_label_dict(client.predict("the cat sat on the <mask>", api_name=API_NAME), [])
+    with pytest.raises(AppError) as info:
+        client.predict("the cat sat on the mat", api_name=API_NAME)
+    assert "[MASK]" in str(info.value)
+
+
+def _stereo_at_another_rate(client: Any, tmp: Path) -> None:
+    """Audio is read with soundfile and resampled with numpy: a 22.05 kHz stereo WAV needs no ffmpeg."""
+    from gradio_client import handle_file
+
+    wav = write_wav(tmp / "stereo.wav", seconds=0.7, rate=22050, channels=2)
+    _is_transcript(client.predict(handle_file(str(wav)), api_name=API_NAME), [])
+
+
 CASES = [
     Case("text-generation", "tiny-gpt2", _text("the cat sat"), _is_generated_text, "the cat sat"),
     Case("text2text-generation", "tiny-t5", _text("summarize: the cat sat"), _is_generated_text),
-    Case("text-classification", "tiny-bert-cls", _text("this movie was great"), _is_label_dict),
-    Case("token-classification", "tiny-bert-ner", _text("alice met bob in london"), _is_entity_list),
-    Case("fill-mask", "tiny-bert-mlm", _text("the cat sat on the [MASK]"), _is_label_dict),
+    # A ZeroGPU plan must still run on a CPU machine without the `spaces` package...
+    Case("text-classification", "tiny-bert-cls", _text("this movie was great"), _is_label_dict, zerogpu=True),
+    # ...and, with `spaces` present, wrap predict and serve through demo.launch with /health added.
+    Case("token-classification", "tiny-bert-ner", _text("alice met bob in london"), _is_entity_list,
+         zerogpu=True, fake_spaces=True),
+    Case("fill-mask", "tiny-bert-mlm", _text("the cat sat on the [MASK]"), _is_label_dict,
+         extra=_fill_mask_spellings),
     Case("sentence-similarity", "tiny-st", _text("the cat sat"), _is_embedding, "the cat sat"),
     Case("image-classification", "tiny-vit", _png, _is_label_dict),
-    Case("automatic-speech-recognition", "tiny-wav2vec2", _wav, _is_transcript),
+    Case("automatic-speech-recognition", "tiny-wav2vec2", _wav, _is_transcript, extra=_stereo_at_another_rate),
 ]
 
 
@@ -162,11 +200,13 @@ CASES = [
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> TinyCache:
-    """The 8 tiny models in a fresh HF cache, built in a subprocess so this process imports no HF code."""
+    """The 8 tiny models in a fresh HF cache of their own, built in a subprocess behind the network guard."""
     root = tmp_path_factory.mktemp("tiny_cache")
-    hf_home, guard = root / "hf_home", root / "guard"
+    hf_home, guard, fake_spaces = root / "hf_home", root / "guard", root / "fake_spaces"
     guard.mkdir()
     (guard / "sitecustomize.py").write_text(GUARD_SOURCE)
+    fake_spaces.mkdir()
+    (fake_spaces / "spaces.py").write_text(FAKE_SPACES_SOURCE)
     env = {
         **os.environ,
         "HF_HOME": str(hf_home),
@@ -187,7 +227,7 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> TinyCache:
     assert build.returncode == 0, f"building the tiny models failed:\n{build.stderr[-4000:]}"
     assert GUARD_MARK not in build.stderr
     repos = json.loads(build.stdout.strip().splitlines()[-1])
-    return TinyCache(hf_home=hf_home, repos=repos, env=env)
+    return TinyCache(hf_home=hf_home, repos=repos, env=env, fake_spaces=fake_spaces)
 
 
 def _free_port() -> int:
@@ -251,9 +291,12 @@ def test_generated_app_boots_and_serves_real_inference(
     repo = tiny_cache.repos[case.model]
     samples = [SampleInput(text=case.sample)] if case.sample else []
     analysis = ModelCardAnalysis(model=repo, task=case.task, license="apache-2.0", sample_inputs=samples)
-    app = generate_app(analysis, RuntimeRecommendation(primary="cpu-basic"), tmp_path / "app")
+    app = generate_app(analysis, ZEROGPU_PLAN if case.zerogpu else CPU_PLAN, tmp_path / "app")
+    env = dict(tiny_cache.env)
+    if case.fake_spaces:
+        env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(tiny_cache.fake_spaces)])
 
-    with serve(app.directory, tiny_cache.env) as url:
+    with serve(app.directory, env) as url:
         health = httpx.get(url + "health", timeout=5).json()
         assert health == {"status": "ok", "model": repo, "task": case.task, "model_loaded": True}
 
@@ -263,32 +306,7 @@ def test_generated_app_boots_and_serves_real_inference(
         output = client.predict(*inputs, api_name=API_NAME)
         print(f"\n{case.task}: {output!r}"[:600])
         case.check(output, inputs)
-
-
-def test_fill_mask_app_accepts_other_mask_spellings_and_rejects_text_without_one(
-    tiny_cache: TinyCache, tmp_path: Path
-) -> None:
-    """The fill-mask template maps "<mask>" to the model's mask token and explains a missing mask."""
-    from gradio_client import Client
-    from gradio_client.exceptions import AppError
-
-    analysis = ModelCardAnalysis(model=tiny_cache.repos["tiny-bert-mlm"], task="fill-mask")
-    app = generate_app(analysis, RuntimeRecommendation(primary="cpu-basic"), tmp_path / "app")
-    with serve(app.directory, tiny_cache.env) as url:
-        client = Client(url, verbose=False)
-        _is_label_dict(client.predict("the cat sat on the <mask>", api_name=API_NAME), [])
-        with pytest.raises(AppError) as info:
-            client.predict("the cat sat on the mat", api_name=API_NAME)
-        assert "[MASK]" in str(info.value)
-
-
-def test_speech_app_resamples_stereo_audio_at_another_rate(tiny_cache: TinyCache, tmp_path: Path) -> None:
-    """Audio is read with soundfile and resampled with numpy: a 22.05 kHz stereo WAV needs no ffmpeg."""
-    from gradio_client import Client, handle_file
-
-    analysis = ModelCardAnalysis(model=tiny_cache.repos["tiny-wav2vec2"], task="automatic-speech-recognition")
-    app = generate_app(analysis, RuntimeRecommendation(primary="cpu-basic"), tmp_path / "app")
-    wav = write_wav(tmp_path / "stereo.wav", seconds=0.7, rate=22050, channels=2)
-    with serve(app.directory, tiny_cache.env) as url:
-        output = Client(url, verbose=False).predict(handle_file(str(wav)), api_name=API_NAME)
-        _is_transcript(output, [])
+        if case.extra is not None:
+            case.extra(client, tmp_path)
+    wrapped = FAKE_SPACES_MARK + " predict" in (app.directory / "app.log").read_text(errors="replace")
+    assert wrapped == case.fake_spaces

@@ -149,7 +149,8 @@ def test_generated_app_is_valid_python_with_a_predict_endpoint_and_health(tmp_pa
     assert lines.index("    import spaces") < lines.index("import torch")
     assert 'os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0")' in source
     assert 'os.environ.get("PORT")' in source and 'os.environ.get("GRADIO_SERVER_PORT")' in source
-    assert "spaces.GPU" not in _call_names(tree)
+    assert not {"spaces.GPU", "demo.launch"} & _call_names(tree)  # CPU plan: no ZeroGPU branches
+    assert "uvicorn.run" in _call_names(tree)
 
 
 @pytest.mark.parametrize("task", sorted(TEMPLATE_TASKS))
@@ -193,14 +194,31 @@ def test_zerogpu_plan_wraps_predict_with_spaces_gpu_and_suggests_the_hardware(tm
     assert _assignments(tree)["USE_GPU"] is True
     wrap = _find_call(tree, "spaces.GPU")
     assert [ast.unparse(a) for a in wrap.args] == ["predict"]
+    # ZeroGPU finishes its setup in gr.Blocks.launch, so with `spaces` present the app serves that way.
+    assert {"demo.launch", "demo.app.add_api_route", "uvicorn.run"} <= _call_names(tree)
     assert _front_matter((directory / "README.md").read_text())["suggested_hardware"] == "zero-a10g"
 
 
-def test_fixed_gpu_plan_also_counts_as_gpu(tmp_path: Path) -> None:
-    directory = _generate(tmp_path, "fill-mask", RuntimeRecommendation(primary="t4-small"))
+@pytest.mark.parametrize(
+    "plan",
+    [
+        RuntimeRecommendation(primary="t4-small"),
+        RuntimeRecommendation(primary="cpu-basic", fallback="t4-small", use_fallback=True),
+    ],
+)
+def test_fixed_gpu_plans_also_count_as_gpu(tmp_path: Path, plan: RuntimeRecommendation) -> None:
+    """The Space is created with the fallback flavor when the plan uses it (worker pipeline)."""
+    directory = _generate(tmp_path, "fill-mask", plan)
     tree = ast.parse((directory / "app.py").read_text())
     assert _assignments(tree)["USE_GPU"] is True
     assert "spaces.GPU" in _call_names(tree)
+    assert _front_matter((directory / "README.md").read_text())["suggested_hardware"] == "t4-small"
+
+
+def test_unused_fallback_keeps_a_cpu_plan(tmp_path: Path) -> None:
+    plan = RuntimeRecommendation(primary="cpu-basic", fallback="t4-small", use_fallback=False)
+    directory = _generate(tmp_path, "fill-mask", plan)
+    assert _assignments(ast.parse((directory / "app.py").read_text()))["USE_GPU"] is False
 
 
 @pytest.mark.parametrize("task", sorted(TEMPLATE_TASKS))

@@ -135,12 +135,19 @@ def generate_app(
     return GeneratedApp(directory=out_dir, files=APP_FILES, task=spec.task, template=spec.template)
 
 
+def planned_flavor(recommendation: RuntimeRecommendation) -> str:
+    """The flavor the Space is created with: the fallback when the plan uses it, else the primary."""
+    if recommendation.use_fallback and recommendation.fallback:
+        return recommendation.fallback
+    return recommendation.primary
+
+
 def plans_gpu(recommendation: RuntimeRecommendation) -> bool:
     """Whether the hardware plan puts the app on a GPU (ZeroGPU or a fixed GPU flavor)."""
     return (
         recommendation.needs_gpu
-        or recommendation.primary == ZEROGPU_FLAVOR
-        or not recommendation.primary.startswith("cpu")
+        or planned_flavor(recommendation) == ZEROGPU_FLAVOR
+        or not planned_flavor(recommendation).startswith("cpu")
     )
 
 
@@ -253,8 +260,9 @@ def _readme(
     ]
     if analysis.license:
         front.append(f"license: {yaml_str(analysis.license)}")
-    if recommendation.primary != "cpu-basic":
-        front.append(f"suggested_hardware: {yaml_str(recommendation.primary)}")
+    flavor = planned_flavor(recommendation)
+    if flavor != "cpu-basic":  # the Hub's default; suggesting it says nothing
+        front.append(f"suggested_hardware: {yaml_str(flavor)}")
     front.append("---")
     return "\n".join(front) + "\n\n" + _readme_body(analysis.model, spec)
 
