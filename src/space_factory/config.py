@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     agent_model: str = "Qwen/Qwen3-Coder-Next"
     space_startup_timeout: float = Field(600.0, description="Seconds to wait for a Space to build and answer /health.")
     predict_timeout: float = Field(300.0, description="Seconds to wait for one inference call.")
+    validate_timeout: float = Field(
+        60.0, description="Seconds a validation run waits for an already running app to answer GET /health."
+    )
     owner: str | None = Field(None, description="Local backend: the owner name runs are recorded under.")
 
     def bucket_dir(self, owner: str) -> Path:

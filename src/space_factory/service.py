@@ -23,7 +23,7 @@ from space_factory.domain.errors import (
     RunNotFinished,
     RunNotFound,
 )
-from space_factory.domain.gate import build_gate, GateEvidence
+from space_factory.domain.gate import GateEvidence, build_gate
 from space_factory.domain.gate_status import HardwareOutcome
 from space_factory.domain.hardware import flavor_spec
 from space_factory.domain.ids import mint_run_id, parse_model_id, validate_run_id, validate_space_id
@@ -124,7 +124,7 @@ class Factory:
                 return self.state(json.loads(existing)["run_id"])
         run_id = mint_run_id(model)
         record = RunRecord(self.backend.bucket, run_id)
-        request = RunRequest(run_id=run_id, model=model, mode=mode, agent=agent, backend=self.backend.name,  # type: ignore[arg-type]
+        request = RunRequest(run_id=run_id, model=model, mode=mode, agent=agent, backend=self.backend.name,
                              owner=self.backend.owner, options=options)
         record.write_model(layout.REQUEST, request)
         state = RunState(run_id=run_id, model=model, mode=mode, agent=agent, backend=request.backend,

@@ -130,7 +130,7 @@ def test_cancel_during_the_build_ends_canceled_with_no_process_left(tiny_models:
 
 
 def test_kill_9_of_the_worker_makes_status_report_failed(tiny_models: dict[str, str]) -> None:
-    code, state, _ = cli("build", tiny_models["tiny-bert-ner"])
+    _, state, _ = cli("build", tiny_models["tiny-bert-ner"])
     run_id = state["run_id"]
     worker_pids = wait_for(lambda: [p for p in processes_mentioning(f"worker {run_id}")
                                     if "job_process" not in Path(f"/proc/{p}/cmdline").read_text()],

@@ -37,7 +37,9 @@ class BuildOptions(_Model):
 
     task: str | None = Field(None, description="Override the task read from the model card.")
     hardware: str | None = Field(None, description="Requested Space hardware flavor; default: the recommendation.")
-    allow_paid_fallback: bool = Field(False, description="Allow a paid fixed-GPU fallback when ZeroGPU is not possible.")
+    allow_paid_fallback: bool = Field(
+        False, description="Allow a paid fixed-GPU fallback when ZeroGPU is not possible."
+    )
     space_name: str | None = Field(None, description="Name of the new Space (never an existing one).")
     idempotency_key: str | None = None
     target: str | None = Field(None, description="For validation runs: the app URL or Space id to validate.")

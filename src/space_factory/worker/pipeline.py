@@ -260,9 +260,9 @@ class Pipeline:
         self.evidence.space_id = space_id
         self.evidence.space_url = target
         self.evidence.space_stage = "RUNNING"
-        self.validate(target, space_id=space_id)
+        self.validate(target, space_id=space_id, health_timeout=self.settings.validate_timeout)
 
-    def validate(self, url: str, *, space_id: str | None) -> None:
+    def validate(self, url: str, *, space_id: str | None, health_timeout: float | None = None) -> None:
         assert self.analysis is not None
         spec = task_spec(self.analysis.task)
         self.step(Phase.VALIDATING_HEALTH, f"checking GET /health on {url}")
@@ -279,7 +279,7 @@ class Pipeline:
 
         result: Validation = validate_app(
             url, spec, self.analysis.sample_inputs, headers=self.backend.spaces.auth_headers(),
-            health_timeout=self.settings.space_startup_timeout, predict_timeout=self.settings.predict_timeout,
+            health_timeout=health_timeout or self.settings.space_startup_timeout, predict_timeout=self.settings.predict_timeout,
             space_id=space_id, still_starting=crashed, on_step=on_step)
         self.timed("health", started)
         self.record.write_model(layout.HEALTH, result.health)

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from space_factory.backends.local.space_files import read_json, set_runtime
 from space_factory.backends.local.locks import file_lock
+from space_factory.backends.local.space_files import read_json, set_runtime
 
 # What the app may see of the factory's environment: the HF cache and offline switches, never a token.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "HF_HOME", "HF_HUB_CACHE",

@@ -1,0 +1,69 @@
+"""Following a run inside a tool call: poll the record, send progress, stop at a terminal state or a deadline.
+
+Progress is advisory (issue 3): a failed send is logged and the call goes on. The progress value
+is the run's phase step (`domain.phases.phase_step`) and only ever grows, as the MCP spec requires,
+so a notification goes out when the run reaches a later phase, with the phase as the message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context
+
+from space_factory.domain.phases import Phase, phase_step
+from space_factory.domain.views import RunStatusView
+from space_factory.service import Factory
+from space_factory.tools.common import call_service
+from space_factory.tools.views import LaunchView, run_links
+
+__all__ = ["FOLLOW_POLL_SECONDS", "follow_run", "launch_view"]
+
+logger = logging.getLogger(__name__)
+FOLLOW_POLL_SECONDS = 0.5
+_MAX_MESSAGE = 200
+
+
+async def _send_progress(ctx: Context[Any, Any], step: float, total: float, message: str) -> None:
+    try:
+        await ctx.report_progress(step, total, message[:_MAX_MESSAGE])
+    except Exception:  # the client went away or refused: progress must never fail the call
+        logger.debug("progress notification not sent", exc_info=True)
+
+
+async def follow_run(factory: Factory, run_id: str, wait_seconds: float, ctx: Context[Any, Any]) -> RunStatusView:
+    """Poll `run_id` every `FOLLOW_POLL_SECONDS` until it is terminal or `wait_seconds` have passed.
+
+    Returns:
+        The last status read. A run still going when the time is up is returned as it is; it does not raise.
+    """
+    deadline = anyio.current_time() + wait_seconds
+    since, sent = 0, -1
+    total = phase_step(Phase.DONE)[1]
+    while True:
+        view = await call_service(factory.run_status, run_id, since)
+        since = view.last_seq
+        step = total if view.terminal else phase_step(view.state.phase)[0]
+        if step > sent:
+            sent = step
+            latest = view.events[-1].message if view.events else view.state.status.value
+            label = view.state.status.value if view.terminal else view.state.phase.value
+            await _send_progress(ctx, step, total, f"{label}: {latest}")
+        remaining = deadline - anyio.current_time()
+        if view.terminal or remaining <= 0:
+            return view
+        await anyio.sleep(min(FOLLOW_POLL_SECONDS, remaining))
+
+
+def launch_view(view: RunStatusView, waited: float) -> LaunchView:
+    state, run_id = view.state, view.run_id
+    if view.terminal:
+        next_step = f"The run ended ({state.status.value}). Call get_gate(run_id={run_id!r}) for the verdict."
+    else:
+        next_step = (f"Call get_run_status(run_id={run_id!r}, since_seq=0) after {view.next_poll_seconds} s and keep "
+                     "polling with the last_seq it returns until terminal is true, then call get_gate.")
+    return LaunchView(run_id=run_id, status=state.status, phase=state.phase, terminal=view.terminal,
+                      gate_status=state.gate_status, next_poll_seconds=view.next_poll_seconds,
+                      waited_seconds=round(waited, 2), state=state, links=run_links(state), next_step=next_step)

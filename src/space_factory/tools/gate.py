@@ -1,0 +1,52 @@
+"""`get_gate`: the full-inference verdict of a run, or a plain "not finished yet" answer (DESIGN §6).
+
+A run still going is not an error: the contract names it, so it is a result with `ready=false`, the
+phase and when to poll (STYLE R7). A run that failed before any gate is the same kind of result,
+with the factory's error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+
+from space_factory.domain.errors import RunNotFinished
+from space_factory.domain.phases import RunStatus
+from space_factory.domain.schemas import RunId
+from space_factory.server.annotations import READ_ONLY
+from space_factory.service import Factory
+from space_factory.tools.common import FactoryDep, call_service, clean_doc
+from space_factory.tools.views import GateView
+
+__all__ = ["register"]
+
+
+def _gate_view(factory: Factory, run_id: str) -> GateView:
+    view = factory.run_status(run_id, 2**62)  # the state and poll hint, without reading events
+    state = view.state
+    common = {"run_id": run_id, "status": state.status, "phase": state.phase}
+    if state.status is RunStatus.FAILED:
+        return GateView(**common, ready=False, message=(
+            f"The run failed before a gate could be written: {state.error}. Read fetch_trace_redacted(run_id, "
+            "'worker') for the cause, fix what it says, then launch_build again."))
+    try:
+        gate = factory.gate(run_id)
+    except RunNotFinished:
+        return GateView(**common, ready=False, next_poll_seconds=view.next_poll_seconds, message=(
+            f"Not finished yet: the run is {state.status.value}, phase {state.phase.value}. Poll get_run_status "
+            "until terminal is true, then call get_gate again."))
+    return GateView(**common, ready=True, gate_status=gate.status, gate=gate, message=gate.summary)
+
+
+def register(app: MCPServer[Any]) -> None:
+    @app.tool(title="Get a run's full-inference gate", annotations=READ_ONLY)
+    @clean_doc
+    async def get_gate(run_id: RunId, factory: FactoryDep) -> GateView:
+        """The verdict of a finished run: gate status, checks, evidence, blockers, and how_to_call the new Space.
+
+        full_inference_passed means /health answered and the API returned valid output for the task; anything
+        else says what is missing (see checks and blockers). For a run still going this returns ready=false
+        with its phase: poll get_run_status, then ask again. Use how_to_call to call the Space yourself.
+        """
+        return await call_service(_gate_view, factory, run_id)

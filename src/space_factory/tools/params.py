@@ -1,0 +1,88 @@
+"""Tool parameter types, each described once (STYLE R4, R9).
+
+`RunId` lives in `domain/schemas.py` with the run-record models; the types here exist only at the MCP
+boundary. Every bound is a schema constraint, so the SDK rejects a bad argument with a message the
+agent can correct before any of our code runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from space_factory.domain.hardware import HardwareFlavor
+from space_factory.service import MAX_TRACE_PAGE
+
+__all__ = [
+    "MAX_WAIT_SECONDS",
+    "AllowPaidFallback",
+    "BuildMode",
+    "ConfirmCost",
+    "Cursor",
+    "Flavor",
+    "HardwareChoice",
+    "IdempotencyKey",
+    "Limit",
+    "MaxBytes",
+    "ModelRef",
+    "SinceSeq",
+    "SpaceName",
+    "Task",
+    "TaskName",
+    "TraceKind",
+    "ValidationTarget",
+    "WaitSeconds",
+]
+
+MAX_WAIT_SECONDS = 600
+DEFAULT_TRACE_PAGE = 16 * 1024
+
+# Every task of `domain.tasks.TASKS` (a test keeps the two equal). Tasks without a template are
+# accepted: the run then ends in an honest `technical_blocker` instead of a refused call.
+TaskName = Literal[
+    "text-generation", "text2text-generation", "summarization", "translation", "text-classification",
+    "token-classification", "fill-mask", "feature-extraction", "sentence-similarity", "image-classification",
+    "automatic-speech-recognition", "text-to-image", "text-to-speech", "text-to-audio", "image-to-image",
+    "image-to-text",
+]
+
+ModelRef = Annotated[str, Field(
+    min_length=1, max_length=300,
+    description="Model id 'owner/name', or its Hub URL 'https://huggingface.co/owner/name'.")]
+BuildMode = Annotated[Literal["build"], Field(
+    description="Always 'build'. To gate an app that is already running, call validate_space instead.")]
+Task = Annotated[TaskName | None, Field(
+    description="Task override; default: the task read from the model card (pipeline_tag or architecture).")]
+Flavor = Annotated[HardwareFlavor, Field(
+    description="Space hardware flavor, the Hub's name for it (e.g. 'cpu-basic', 'zero-a10g', 't4-small').")]
+HardwareChoice = Annotated[HardwareFlavor | None, Field(
+    description="Space hardware flavor to create the Space with; default: the recommendation (ZeroGPU first, "
+                "else CPU; a paid GPU only with allow_paid_fallback).")]
+AllowPaidFallback = Annotated[bool, Field(
+    description="Allow a paid fixed-GPU fallback when ZeroGPU is not possible. Ask the user first: it costs money.")]
+SpaceName = Annotated[
+    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")] | None,
+    Field(description="Name of the new Space (without the owner); it must not exist. Default: a fresh name.")]
+IdempotencyKey = Annotated[
+    Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")] | None,
+    Field(description="Reuse a key to get the same run back instead of starting a second one (per caller).")]
+WaitSeconds = Annotated[int, Field(
+    ge=0, le=MAX_WAIT_SECONDS,
+    description="0 returns at once. Otherwise follow the run up to this many seconds, sending progress "
+                "notifications, and return the status reached (the run goes on after the call returns).")]
+ValidationTarget = Annotated[str, Field(
+    min_length=1, max_length=500,
+    description="The app to gate: an http(s) URL of a running Gradio app, or a Space id 'owner/name'.")]
+SinceSeq = Annotated[int, Field(
+    ge=0, description="Return only events with seq > since_seq: pass last_seq from the previous answer (0 = all).")]
+Limit = Annotated[int, Field(ge=1, le=200, description="At most this many runs, newest first.")]
+TraceKind = Annotated[str, Field(
+    pattern=r"^(worker|space_build|space_run|pi_output|agent:[A-Za-z0-9][A-Za-z0-9._-]{0,79})$",
+    description="Which log: 'worker', 'space_build', 'space_run', 'pi_output', or 'agent:NAME' for a coding-agent "
+                "trace. available_kinds in any answer lists what this run has.")]
+Cursor = Annotated[int, Field(ge=0, description="Byte offset to start at: 0, then next_cursor of the previous page.")]
+MaxBytes = Annotated[int, Field(ge=256, le=MAX_TRACE_PAGE, description="Page size limit in bytes.")]
+ConfirmCost = Annotated[bool, Field(
+    description="Set true only after the user agreed to the hourly cost of a paid flavor. Clients that can ask "
+                "the user (elicitation) are asked instead.")]
