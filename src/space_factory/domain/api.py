@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from space_factory.domain.schemas import ApiEndpoint, ApiParameter, ApiSchema, HowToCall
-from space_factory.domain.tasks import InputKind, TaskSpec
+from space_factory.domain.tasks import InputKind, OutputKind, TaskSpec
 
 # Gradio components that can take each kind of input, as `view_api` names them.
 _COMPONENTS: dict[InputKind, frozenset[str]] = {
     InputKind.TEXT: frozenset({"Textbox", "Text", "TextArea", "Code", "Markdown", "Api"}),
     InputKind.IMAGE: frozenset({"Image", "ImageEditor", "File", "Api"}),
     InputKind.AUDIO: frozenset({"Audio", "File", "Api"}),
+}
+# Components whose value can carry each kind of output; an endpoint returning one of them is preferred.
+_OUTPUT_COMPONENTS: dict[OutputKind, frozenset[str]] = {
+    OutputKind.TEXT: frozenset({"Textbox", "Text", "TextArea", "Markdown", "Code", "HTML"}),
+    OutputKind.TRANSCRIPT: frozenset({"Textbox", "Text", "TextArea", "Markdown"}),
+    OutputKind.LABELS: frozenset({"Label", "JSON", "Dataframe"}),
+    OutputKind.ENTITIES: frozenset({"HighlightedText", "JSON", "Dataframe"}),
+    OutputKind.EMBEDDING: frozenset({"JSON", "Dataframe", "Textbox"}),
+    OutputKind.IMAGE: frozenset({"Image", "Gallery", "File", "ImageEditor"}),
+    OutputKind.AUDIO: frozenset({"Audio", "File"}),
 }
 _PREFERRED_NAMES = ("/predict", "/infer", "/inference", "/run", "/generate", "/classify", "/transcribe", "/embed")
 
@@ -54,8 +63,15 @@ def _fits(endpoint: ApiEndpoint, spec: TaskSpec) -> bool:
     return (endpoint.parameters[0].component or "") in _COMPONENTS[spec.input_kind]
 
 
+def _returns_fit(endpoint: ApiEndpoint, spec: TaskSpec) -> bool:
+    return (endpoint.returns[0].component or "") in _OUTPUT_COMPONENTS[spec.output_kind]
+
+
 def choose_endpoint(endpoints: list[ApiEndpoint], spec: TaskSpec) -> tuple[str | None, str]:
-    """Pick the endpoint to call for the task: a conventional name first, then the first whose inputs fit.
+    """Pick the endpoint to call for the task.
+
+    Among endpoints taking one input of the task's kind, those whose output component can carry the task's
+    output come first; within each group a conventional name (`/predict`, …) wins, then the first listed.
 
     Returns:
         `(api_name, reason)`; `api_name` is None when nothing fits, and `reason` says why.
@@ -64,11 +80,16 @@ def choose_endpoint(endpoints: list[ApiEndpoint], spec: TaskSpec) -> tuple[str |
     if not fitting:
         names = ", ".join(e.api_name for e in endpoints) or "none"
         return None, f"no named endpoint takes one {spec.input_kind.value} input (endpoints: {names})"
-    for name in _PREFERRED_NAMES:
-        for endpoint in fitting:
-            if endpoint.api_name == name:
-                return endpoint.api_name, f"{name} takes a {spec.input_kind.value} input"
-    return fitting[0].api_name, f"first endpoint taking a {spec.input_kind.value} input"
+    well_typed = [e for e in fitting if _returns_fit(e, spec)]
+    group = well_typed or fitting
+    output_note = f" and returns a {spec.output_kind.value}-capable output" if well_typed else ""
+
+    def rank(endpoint: ApiEndpoint) -> int:
+        name = endpoint.api_name
+        return _PREFERRED_NAMES.index(name) if name in _PREFERRED_NAMES else len(_PREFERRED_NAMES)
+
+    chosen = min(group, key=rank)  # min is stable: ties keep the app's own order
+    return chosen.api_name, f"{chosen.api_name} takes a {spec.input_kind.value} input{output_note}"
 
 
 def build_schema(raw: dict[str, Any], spec: TaskSpec | None) -> ApiSchema:
@@ -86,11 +107,13 @@ def how_to_call(schema: ApiSchema, *, space_id: str | None, url: str | None, exa
     if endpoint is None:
         return HowToCall(space_id=space_id, url=url)
     src = space_id if space_id and not (url or "").startswith("http://127.") else url
-    arg = json.dumps(example) if isinstance(example, str) else "..."
+    # repr, not json.dumps: JSON writes characters beyond the BMP as surrogate pairs ("\\ud83d\\ude00"),
+    # which Python reads as two lone surrogates, so the snippet would name another endpoint.
+    arg = repr(example) if isinstance(example, str) else "..."
     lines = [
         "from gradio_client import Client, handle_file",
-        f"client = Client({json.dumps(src)}{', token=HF_TOKEN' if src == space_id else ''})",
-        f"result = client.predict({arg}, api_name={json.dumps(endpoint.api_name)})",
+        f"client = Client({src!r}{', token=HF_TOKEN' if src == space_id else ''})",
+        f"result = client.predict({arg}, api_name={endpoint.api_name!r})",
         "print(result)",
     ]
     return HowToCall(space_id=space_id, url=url, api_name=endpoint.api_name, parameters=endpoint.parameters,
