@@ -10,6 +10,7 @@ Space venv (cold); later builds reuse it (warm), as a user's second build would.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -101,7 +102,7 @@ def factory_once(env: dict[str, str], model: str) -> tuple[float, dict[str, floa
     from datetime import datetime
 
     stamps = [(e["phase"], datetime.fromisoformat(e["ts"])) for e in events]
-    for (phase, ts), (_, next_ts) in zip(stamps, stamps[1:], strict=False):
+    for (phase, ts), (_, next_ts) in itertools.pairwise(stamps):
         phases[phase] = phases.get(phase, 0.0) + (next_ts - ts).total_seconds()
     subprocess.run([sys.executable, "-m", "space_factory", "spaces", "stop", "--all", "--json"], env=env,
                    capture_output=True, check=False)

@@ -133,7 +133,10 @@ class RunRecord:
         key = self.key(layout.EVENTS)
         with self.bucket.lock(key):
             event = Event(seq=self._last_seq() + 1, phase=phase, level=level, message=message, data=data or {})
-            self.bucket.append(key, (event.model_dump_json() + "\n").encode("utf-8"))
+            size = self.bucket.size(key) or 0
+            # A writer that died mid-line left a torn last line: start a fresh line, or this event is lost in it.
+            lead = b"\n" if size and self.bucket.read_range(key, size - 1, 1) != b"\n" else b""
+            self.bucket.append(key, lead + (event.model_dump_json() + "\n").encode("utf-8"))
         return event
 
     def events(self, since_seq: int = 0, limit: int | None = None) -> list[Event]:
@@ -146,9 +149,9 @@ class RunRecord:
             except ValidationError:
                 continue  # a torn last line while a writer appends
             if event.seq > since_seq:
-                out.append(event)
-                if limit is not None and len(out) >= limit:
+                if limit is not None and len(out) >= limit:  # checked first, so limit=0 gives none
                     break
+                out.append(event)
         return out
 
     def is_terminal(self) -> bool:

@@ -185,7 +185,7 @@ class Factory:
         if job.stage == "CANCELED":
             return self._write_canceled(record, "the job was canceled")
         reason = job.message or f"the job ended ({job.stage}) without finishing the run"
-        message = f"job {job.id} ended without a final state: {reason}"
+        message = self.redactor.redact_text(f"job {job.id} ended without a final state: {reason}")
         record.append_event(state.phase, message, level="error", data={"job_stage": job.stage})
         return record.update_state(status=RunStatus.FAILED, error=message, job={"stage": job.stage})
 

@@ -52,7 +52,9 @@ def safe_child(base: str, relative: str) -> str:
         InvalidInput: `relative` is absolute, empty, or climbs out with `..`.
     """
     rel = PurePosixPath(relative)
-    if not relative or rel.is_absolute() or any(part in ("..", "") for part in rel.parts) or "\\" in relative:
+    # Split the raw text: PurePosixPath drops empty segments ('a//b', 'a/'), so its parts never hold "".
+    segments = relative.split("/")
+    if not relative or rel.is_absolute() or any(part in ("..", "") for part in segments) or "\\" in relative:
         raise InvalidInput(f"path {relative[:200]!r} is not a plain relative path inside the run directory")
     return str(PurePosixPath(base) / rel)
 

@@ -260,6 +260,7 @@ class Pipeline:
         self.evidence.space_id = space_id
         self.evidence.space_url = target
         self.evidence.space_stage = "RUNNING"
+        self.record.update_state(space={"id": space_id, "url": target})
         self.validate(target, space_id=space_id, health_timeout=self.settings.validate_timeout)
 
     def validate(self, url: str, *, space_id: str | None, health_timeout: float | None = None) -> None:
@@ -279,8 +280,8 @@ class Pipeline:
 
         result: Validation = validate_app(
             url, spec, self.analysis.sample_inputs, headers=self.backend.spaces.auth_headers(),
-            health_timeout=health_timeout or self.settings.space_startup_timeout, predict_timeout=self.settings.predict_timeout,
-            space_id=space_id, still_starting=crashed, on_step=on_step)
+            health_timeout=health_timeout or self.settings.space_startup_timeout,
+            predict_timeout=self.settings.predict_timeout, space_id=space_id, still_starting=crashed, on_step=on_step)
         self.timed("health", started)
         self.record.write_model(layout.HEALTH, result.health)
         self.evidence.health = result.health

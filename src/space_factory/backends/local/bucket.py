@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import tempfile
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -17,7 +18,6 @@ class DirectoryBucket:
 
     Example:
         >>> import tempfile
-from contextlib import AbstractContextManager
         >>> b = DirectoryBucket(Path(tempfile.mkdtemp()))
         >>> b.write("runs/x/state.json", b"{}"); b.read("runs/x/state.json")
         b'{}'
@@ -46,9 +46,11 @@ from contextlib import AbstractContextManager
 
     def size(self, key: str) -> int | None:
         try:
-            return self.path(key).stat().st_size
+            info = self.path(key).stat()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        # A directory is a prefix, not an object: None, as `read` answers for it.
+        return info.st_size if stat.S_ISREG(info.st_mode) else None
 
     def write(self, key: str, data: bytes) -> None:
         target = self.path(key)

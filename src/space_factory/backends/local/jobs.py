@@ -77,7 +77,9 @@ class LocalJobRunner:
                 return JobStatus(job_id, "CANCELED", "canceled by request", code)
             if code == 0:
                 return JobStatus(job_id, "COMPLETED", None, 0)
-            return JobStatus(job_id, "ERROR", f"the worker process ended: {describe_exit(code)}", code)
+            last = self._last_log_line(job_id)
+            message = f"the worker process ended: {describe_exit(code)}" + (f" ({last})" if last else "")
+            return JobStatus(job_id, "ERROR", message, code)
         ref = self._ref(job_id)
         if ref is None:
             return JobStatus(job_id, "ERROR", "the job has no process record")
@@ -86,6 +88,17 @@ class LocalJobRunner:
         if canceled:
             return JobStatus(job_id, "CANCELED", "canceled by request")
         return JobStatus(job_id, "ERROR", "the job process disappeared without recording an exit (killed?)")
+
+    def _last_log_line(self, job_id: str) -> str | None:
+        """The last line the job printed outside the worker's own log (e.g. a crash before logging started)."""
+        try:
+            with (self._dir(job_id) / "job.log").open("rb") as f:
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - 4096))
+                lines = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()]
+        except OSError:
+            return None
+        return lines[-1][:300] if lines else None
 
     def cancel(self, job_id: str) -> JobStatus:
         folder = self._dir(job_id)
