@@ -109,9 +109,15 @@ def how_to_call(schema: ApiSchema, *, space_id: str | None, url: str | None, exa
     src = space_id if space_id and not (url or "").startswith("http://127.") else url
     # repr, not json.dumps: JSON writes characters beyond the BMP as surrogate pairs ("\\ud83d\\ude00"),
     # which Python reads as two lone surrogates, so the snippet would name another endpoint.
-    arg = repr(example) if isinstance(example, str) else "..."
+    component = endpoint.parameters[0].component if endpoint.parameters else None
+    file_input = component in ("Image", "Audio", "File", "Video", "ImageEditor")
+    if file_input:
+        suffix = {"Image": ".png", "ImageEditor": ".png", "Audio": ".wav", "Video": ".mp4"}.get(component or "", "")
+        arg = f"handle_file('path/to/input{suffix}')"
+    else:
+        arg = repr(example) if isinstance(example, str) else "..."
     lines = [
-        "from gradio_client import Client, handle_file",
+        "from gradio_client import Client" + (", handle_file" if file_input else ""),
         f"client = Client({src!r}{', token=HF_TOKEN' if src == space_id else ''})",
         f"result = client.predict({arg}, api_name={endpoint.api_name!r})",
         "print(result)",

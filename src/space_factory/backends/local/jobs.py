@@ -105,6 +105,7 @@ class LocalJobRunner:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "canceled").touch()
         ref = self._ref(job_id)
-        if ref is not None and is_alive(ref):
+        if ref is not None:
+            # The whole group, even when the job process itself is gone: a worker it left behind still runs.
             end_group(ref.pid)
         return self.status(job_id)
