@@ -12,14 +12,9 @@ from typing import cast
 import pytest
 from PIL import Image
 
-from space_factory.domain.outputs import (
-    CONSTANT_DETAIL,
-    DETAIL_LIMIT,
-    describe_type,
-    excerpt,
-    judge_output,
-    sniff_media,
-)
+from space_factory.domain.media import sniff_media
+from space_factory.domain.outputs import CONSTANT_DETAIL, DETAIL_LIMIT, judge_output
+from space_factory.domain.summaries import describe_type, excerpt
 from space_factory.domain.tasks import OutputKind
 
 PROMPT = "Once upon a time"

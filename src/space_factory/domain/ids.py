@@ -25,7 +25,7 @@ def mint_run_id(model: str, now: datetime | None = None) -> str:
     """Mint a fresh, URL-safe run id: `<utc date>-<utc time>-<model slug>-<6 hex>`.
 
     Example:
-        >>> mint_run_id("sshleifer/tiny-gpt2", datetime(2026, 11, 28, 17, 12, 33, tzinfo=UTC))[:31]
+        >>> mint_run_id("sshleifer/tiny-gpt2", datetime(2026, 11, 28, 17, 12, 33, tzinfo=UTC))[:26]
         '20261128-171233-tiny-gpt2-'
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")

@@ -16,10 +16,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 
+from space_factory.domain.media import sniff_media
 from space_factory.domain.schemas import OutputVerdict
+from space_factory.domain.summaries import describe_type
 from space_factory.domain.tasks import OutputKind
 
-__all__ = ["CONSTANT_DETAIL", "DETAIL_LIMIT", "describe_type", "excerpt", "judge_output", "sniff_media"]
+__all__ = ["CONSTANT_DETAIL", "DETAIL_LIMIT", "judge_output"]
 
 DETAIL_LIMIT = 200
 CONSTANT_DETAIL = "the same output for two different inputs (constant placeholder)"
@@ -115,65 +117,6 @@ def _canonical(value: object) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=repr)
     except (TypeError, ValueError, RecursionError):
         return repr(value)
-
-
-# --- media sniffing ---------------------------------------------------------------------------------
-_BMP_HEADER_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
-_MP4_AUDIO_BRANDS = frozenset({b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "})
-_MP4_IMAGE_BRANDS = {b"avif": "image/avif", b"avis": "image/avif", b"heic": "image/heic", b"heix": "image/heic",
-                     b"mif1": "image/heic", b"msf1": "image/heic"}  # fmt: skip
-
-
-def sniff_media(head: bytes) -> str | None:
-    """The media type a file's first bytes announce, by magic number; None when unknown.
-
-    Args:
-        head: the first bytes of the file (16 are enough for most types; a WebM's track type may
-            need a few hundred to tell audio from video).
-
-    Example:
-        >>> sniff_media(b"\\x89PNG\\r\\n\\x1a\\n" + bytes(8))
-        'image/png'
-        >>> sniff_media(b"RIFF\\x24\\x00\\x00\\x00WAVEfmt ")
-        'audio/wav'
-    """
-    if not isinstance(head, bytes | bytearray):
-        return None
-    head = bytes(head)
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "image/gif"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
-        return "audio/wav"
-    # "BM" alone is too weak (any text starting with "BM"): the DIB header size must be a known one.
-    if head.startswith(b"BM") and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_HEADER_SIZES:
-        return "image/bmp"
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "image/tiff"
-    if head.startswith(b"fLaC"):
-        return "audio/flac"
-    if head.startswith(b"OggS"):
-        return "audio/ogg"
-    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] in (0xFB, 0xFA, 0xF3, 0xF2)):
-        return "audio/mpeg"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] in (0xF1, 0xF9):
-        return "audio/aac"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in _MP4_AUDIO_BRANDS:
-            return "audio/mp4"
-        return _MP4_IMAGE_BRANDS.get(brand, "video/mp4")
-    if head.startswith(b"\x1a\x45\xdf\xa3"):
-        # EBML: a TrackType element (0x83, size 1) of 2 is audio, 1 is video; audio only → audio/webm.
-        if b"\x83\x81\x02" in head and b"\x83\x81\x01" not in head:
-            return "audio/webm"
-        return "video/webm"
-    return None
 
 
 # --- per-kind judges --------------------------------------------------------------------------------
@@ -496,74 +439,3 @@ def judge_output(
         return verdict
     except Exception as exc:  # the gate must classify, not crash, whatever a generated app returns
         return _verdict(False, "unrecognized", f"could not judge the output ({type(exc).__name__})")
-
-
-def excerpt(output: object, limit: int = 500) -> str:
-    """A short, printable, JSON-ish excerpt of an output for the run record.
-
-    Long outputs are cut to `limit` characters, ending with "…". It never raises.
-
-    Example:
-        >>> excerpt({"label": "POSITIVE", "confidences": [{"label": "POSITIVE", "confidence": 0.9}]}, 40)
-        '{"label": "POSITIVE", "confidences": [{…'
-    """
-    limit = max(limit, 2)
-    value = output
-    if isinstance(value, list | tuple) and len(value) > limit:
-        value = list(value[:limit])  # nothing past `limit` items can show anyway
-    if isinstance(value, bytes | bytearray):
-        text = f"<{len(value)} bytes>"
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=repr)
-        except Exception:  # circular, too deep, or a __repr__ that raises: fall back to a guarded repr
-            text = _safe_repr(value)
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text)
-
-
-def _safe_repr(value: object) -> str:
-    try:
-        return repr(value)
-    except Exception:  # a hostile __repr__ must not break the record
-        return f"<{type(value).__name__}>"
-
-
-def describe_type(output: object) -> str:
-    """A short description of an output's type and shape, e.g. "list[float] len=32".
-
-    Example:
-        >>> describe_type({"label": "a", "confidences": []}), describe_type([0.1, 2])
-        ('dict{label,confidences}', 'list[float] len=2')
-    """
-    return _clip(_describe(output, 0), DETAIL_LIMIT)
-
-
-def _describe(value: object, depth: int) -> str:
-    if value is None:
-        return "None"
-    if isinstance(value, bool | int | float | str):
-        return type(value).__name__
-    if isinstance(value, bytes | bytearray):
-        return f"{type(value).__name__} len={len(value)}"
-    if isinstance(value, Mapping):
-        keys = [_clip(str(k), 20) for k in list(value)[:8]]
-        return "dict{" + ",".join(keys) + (",…" if len(value) > 8 else "") + "}"
-    if isinstance(value, list | tuple):
-        name = type(value).__name__
-        if not value:
-            return f"{name} len=0"
-        inner = {_element_type(item, depth) for item in value}
-        if inner == {"int", "float"}:
-            inner = {"float"}
-        return f"{name}[{inner.pop() if len(inner) == 1 else 'mixed'}] len={len(value)}"
-    return type(value).__name__
-
-
-def _element_type(value: object, depth: int) -> str:
-    if isinstance(value, list | tuple) and depth < 2 and value:
-        return _describe(value, depth + 1).split(" len=", 1)[0]
-    if isinstance(value, Mapping):
-        return "dict"
-    return type(value).__name__

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 
 from space_factory.domain.api import build_schema, how_to_call
-from space_factory.domain.outputs import describe_type, excerpt, judge_output
+from space_factory.domain.outputs import judge_output
 from space_factory.domain.schemas import ApiSchema, HealthResult, HowToCall, PredictCall, SampleInput, TestResult
+from space_factory.domain.summaries import describe_type, excerpt
 from space_factory.domain.tasks import TaskSpec
 from space_factory.worker.samples import Sample, pick_samples
 
