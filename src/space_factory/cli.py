@@ -41,8 +41,10 @@ def make_factory(args: argparse.Namespace) -> Any:
     from space_factory.service import Factory
 
     settings = Settings(backend=args.backend) if args.backend else Settings()
-    if settings.backend != "local":
-        raise FactoryError("the 'hf' backend is not available in this version yet; use --backend local")
+    if settings.backend == "hf":
+        from space_factory.backends.hf import hf_backend
+
+        return Factory(settings, hf_backend(settings))
     from space_factory.backends.local import local_backend
 
     return Factory(settings, local_backend(settings))
@@ -241,6 +243,9 @@ def cmd_redact(args: argparse.Namespace) -> int:
 def cmd_spaces(args: argparse.Namespace) -> int:
     factory = make_factory(args)
     host = factory.backend.spaces
+    if not hasattr(host, "list_spaces"):
+        raise FactoryError("space-factory spaces manages local Spaces only; see your Hub Spaces at "
+                           "https://huggingface.co/spaces")
     if args.action == "stop":
         if not args.all and not args.space_id:
             raise FactoryError("say which Space to stop: space-factory spaces stop SPACE_ID, or --all")

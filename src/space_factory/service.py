@@ -20,6 +20,7 @@ from space_factory.domain.errors import (
     FactoryError,
     InvalidInput,
     InvalidTarget,
+    RateLimited,
     RunNotFinished,
     RunNotFound,
 )
@@ -47,8 +48,21 @@ logger = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_POLL = 500
 MAX_TRACE_PAGE = 256 * 1024
+STALE_POLL_SECONDS = 30.0
 _POLL_SECONDS: dict[Phase, float] = {Phase.QUEUED: 1.0, Phase.STARTING: 1.0, Phase.BUILDING: 3.0,
                                      Phase.VALIDATING_API: 2.0}
+
+
+def _line_start(record: RunRecord, key: str, cursor: int) -> int:
+    """The start of the line holding byte `cursor`: a page never starts inside a line, wherever the caller points.
+
+    A cursor deeper than MAX_TRACE_PAGE into one line is left alone: only paging through that line gives one.
+    """
+    start = max(0, cursor - MAX_TRACE_PAGE)
+    before = record.bucket.read_range(key, start, cursor - start)
+    if b"\n" in before:
+        return start + before.rindex(b"\n") + 1
+    return 0 if cursor < MAX_TRACE_PAGE else cursor
 
 
 class CostNotConfirmed(FactoryError):
@@ -92,6 +106,7 @@ class Factory:
         self.settings = settings
         self.backend = backend
         self.redactor = Redactor()
+        self._last_states: dict[str, RunState] = {}  # for `stale` answers when the Hub rate-limits a read
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -190,9 +205,23 @@ class Factory:
         return record.update_state(status=RunStatus.FAILED, error=message, job={"stage": job.stage})
 
     def run_status(self, run_id: str, since_seq: int = 0) -> RunStatusView:
-        state = self.state(run_id)
-        record = self._record(run_id)
-        events = record.events(since_seq, limit=MAX_EVENTS_PER_POLL)
+        """The state, the events after `since_seq`, and when to poll again.
+
+        A rate-limited read (429 after the client's backoff) answers the last state this service read,
+        with `stale=True` and no events, rather than an error; a run never read before still raises.
+        """
+        try:
+            state = self.state(run_id)
+            record = self._record(run_id)
+            events = record.events(since_seq, limit=MAX_EVENTS_PER_POLL)
+        except RateLimited:
+            last = self._last_states.get(run_id)
+            if last is None:
+                raise
+            return RunStatusView(run_id=run_id, state=last, events=[], last_seq=since_seq,
+                                 terminal=last.status in TERMINAL_STATUSES, stale=True,
+                                 next_poll_seconds=None if last.status in TERMINAL_STATUSES else STALE_POLL_SECONDS)
+        self._last_states[run_id] = state
         terminal = state.status in TERMINAL_STATUSES
         return RunStatusView(
             run_id=run_id, state=state, events=events,
@@ -217,13 +246,16 @@ class Factory:
         """The owner's runs, newest first."""
         out: list[RunState] = []
         for run_id in sorted(self.backend.bucket.list(layout.RUNS_PREFIX), reverse=True):
-            if len(out) >= limit:
+            # Ids sort by their UTC second only (the random suffix decides within one): read on past the
+            # limit through that second, then order by creation time.
+            if len(out) >= limit and (not out or run_id[:15] != out[-1].run_id[:15]):
                 break
             try:
                 out.append(self.state(run_id))
             except (RunNotFound, InvalidInput):
                 continue
-        return out
+        out.sort(key=lambda state: state.created_at, reverse=True)
+        return out[:limit]
 
     def report(self, run_id: str) -> str:
         text = self._record(run_id).read_text(layout.REPORT)
@@ -263,7 +295,7 @@ class Factory:
         facts = self.backend.models.model_facts(model)
         analysis = analyze_card(facts, task_override=task)
         recommendation = recommend_runtime(analysis, allow_paid_fallback=allow_paid_fallback,
-                                           backend=self.backend.name)
+                                           zerogpu_allowed=self.backend.zerogpu_allowed, backend=self.backend.name)
         return AnalysisView(analysis=analysis, recommendation=recommendation)
 
     def request_hardware(self, run_id: str, flavor: str, *, confirm_cost: bool = False) -> HardwareRequestView:
@@ -312,10 +344,15 @@ class Factory:
             raise InvalidInput(f"run {run_id!r} has no {kind!r} log yet; it has: {', '.join(kinds) or 'none yet'}")
         key = record.key(rel)
         total = record.bucket.size(key) or 0
-        cursor = max(0, min(cursor, total))
+        cursor = _line_start(record, key, max(0, min(cursor, total)))
         max_bytes = max(1, min(max_bytes, MAX_TRACE_PAGE))
         chunk = record.bucket.read_range(key, cursor, max_bytes)
-        if cursor + len(chunk) < total and b"\n" in chunk:
+        if cursor + len(chunk) < total and b"\n" not in chunk:
+            # One line longer than the page: serve it whole (up to MAX_TRACE_PAGE bytes), so that no
+            # secret is handed out in pieces that each escape the redactor.
+            chunk = record.bucket.read_range(key, cursor, MAX_TRACE_PAGE)
+            chunk = chunk[: chunk.index(b"\n") + 1] if b"\n" in chunk else chunk
+        elif cursor + len(chunk) < total:
             chunk = chunk[: chunk.rindex(b"\n") + 1]  # whole lines: a secret never straddles two pages
         checked = self.redactor.redact_checked(chunk.decode("utf-8", errors="replace"))
         end = cursor + len(chunk)

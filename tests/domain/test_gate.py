@@ -143,6 +143,15 @@ def test_a_healthy_app_without_proven_inference_is_health_only(api: ApiSchema | 
     assert classify_gate(_evidence(api=api, test=test))[0] is GateStatus.HEALTH_ONLY
 
 
+def test_an_app_with_no_endpoint_for_its_task_is_health_only_not_a_hardware_candidate() -> None:
+    """The evidence validate_app records when no endpoint fits: health_only, since the app cannot do the task
+    (DESIGN §6); a candidate would send the agent after hardware instead."""
+    evidence = _evidence(api=API_NO_FIT, test=TestResult(ok=False, task="text-generation"))
+    status, summary = classify_gate(evidence)
+    assert status is GateStatus.HEALTH_ONLY
+    assert "no API endpoint fits" in summary
+
+
 @pytest.mark.parametrize(
     ("test_ok", "verdict"),
     [(True, INVALID), (False, VALID), (False, INVALID), (True, None), (False, None)])

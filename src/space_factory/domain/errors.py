@@ -16,6 +16,9 @@ server path.
       + SpaceExists
       + HardwareNotAvailable
       + BackendError
+        - TokenScopeMissing
+        - BillingRequired
+        - RateLimited
 """
 
 from __future__ import annotations
@@ -114,3 +117,34 @@ class HardwareNotAvailable(FactoryError):
 
 class BackendError(FactoryError):
     """A backend could not do what was asked (job launch, Space host, bucket)."""
+
+
+class TokenScopeMissing(BackendError):
+    """The Hub refused the token (401/403) for an action; the message names the scope or permission needed."""
+
+    def __init__(self, action: str, scope: str) -> None:
+        super().__init__(
+            f"the Hugging Face token may not {action}: it needs the {scope!r} permission. Create a token with it "
+            "at https://huggingface.co/settings/tokens and log in again (hf auth login)."
+        )
+        self.action = action
+        self.scope = scope
+
+
+class BillingRequired(BackendError):
+    """The Hub answered 402: the action needs a PRO plan or a payment method."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"{action} needs a paid Hugging Face plan (PRO) or a payment method on the account: "
+            "see https://huggingface.co/settings/billing, then try again."
+        )
+        self.action = action
+
+
+class RateLimited(BackendError):
+    """The Hub answered 429 (after the client's own retries)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"the Hugging Face Hub rate-limited {action}; wait a minute, then try again.")
+        self.action = action

@@ -53,14 +53,20 @@ def run_worker(run_id: str, bucket_dir: Path, settings: Settings | None = None) 
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    for noisy in ("httpx", "httpcore", "huggingface_hub", "gradio_client", "urllib3"):
+    for noisy in ("httpx", "httpx2", "httpcore", "huggingface_hub", "gradio_client", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     def on_term(_signum: int, _frame: FrameType | None) -> None:
         raise Canceled()
 
     signal.signal(signal.SIGTERM, on_term)
-    backend = local_backend(settings, owner=request.owner)
+    if request.backend == "hf":
+        # Inside an HF Job: the bucket is mounted at --bucket-dir; the token is the job secret HF_TOKEN.
+        from space_factory.backends.hf import hf_worker_backend
+
+        backend = hf_worker_backend(settings, owner=request.owner)
+    else:
+        backend = local_backend(settings, owner=request.owner)
     backend.bucket = record.bucket
     try:
         status = Pipeline(record, request, backend, settings, redactor).run()

@@ -146,7 +146,9 @@ def validate_app(url: str, spec: TaskSpec | None, card_samples: list[SampleInput
             result.test = TestResult(ok=False, skipped_reason="the task is unknown, so no input could be chosen")
             return result
         if not result.api.chosen:
-            result.test = TestResult(ok=False, task=spec.task, skipped_reason=result.api.reason)
+            # No skipped_reason: that would make the gate a hardware "candidate", but an app with no endpoint
+            # for its task is health_only (DESIGN §6); api_schema.json keeps the reason.
+            result.test = TestResult(ok=False, task=spec.task)
             return result
         api_name = result.api.chosen
         sample, probe = pick_samples(spec, card_samples, Path(tmp) / "inputs")

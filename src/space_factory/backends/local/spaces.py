@@ -117,7 +117,8 @@ class LocalSpaceHost:
     def stop(self, space_id: str) -> bool:
         folder = self._folder(space_id)
         ref = self._supervisor(folder)
-        was_running = bool(ref and is_alive(ref) and end_group(ref.pid))
+        # The whole group, even when the supervisor itself is gone: an app it left behind still serves.
+        was_running = bool(ref and end_group(ref.pid))
         if was_running or read_json(folder / "runtime.json").get("stage") in ACTIVE_STAGES:
             set_runtime(folder, "STOPPED", message="stopped by request", url=None)
         return was_running

@@ -78,6 +78,24 @@ def ensure_venv(venvs_dir: Path, requirements: Path | None, log: Path) -> Path:
         return venv
 
 
+def _reap(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for a child to end; True once it has.
+
+    Not `Popen.wait`: SIGTERM usually interrupts `run()` inside `app.wait()`, which holds Popen's wait lock,
+    so a second `wait` in the signal handler could not take it and would spin until its timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 class Supervisor:
     def __init__(self, folder: Path, venvs_dir: Path) -> None:
         self.folder = folder
@@ -87,11 +105,9 @@ class Supervisor:
 
     def stop(self, _signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
-        if self.app is not None and self.app.poll() is None:
+        if self.app is not None and self.app.returncode is None:
             self.app.terminate()
-            try:
-                self.app.wait(10)
-            except subprocess.TimeoutExpired:
+            if not _reap(self.app.pid, 10.0):
                 self.app.kill()
         set_runtime(self.folder, "STOPPED", message="stopped by request")
         os._exit(0)
