@@ -1,0 +1,33 @@
+"""Fixtures for the MCP tool tests: a fresh factory home per test, the server, and an in-memory client per era."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from space_factory.service import Factory
+from tests.tools.helpers import MODES, make_app, make_factory
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def factory(tmp_path: Path) -> Factory:
+    return make_factory(tmp_path / "home")
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def client(factory: Factory, mode: str) -> AsyncIterator[Client]:
+    async with Client(make_app(factory), mode=mode) as c:  # type: ignore[arg-type]
+        yield c
