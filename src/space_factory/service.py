@@ -201,6 +201,11 @@ class Factory:
             return self._write_canceled(record, "the job was canceled")
         reason = job.message or f"the job ended ({job.stage}) without finishing the run"
         message = self.redactor.redact_text(f"job {job.id} ended without a final state: {reason}")
+        try:
+            # The job process may be gone while its worker still runs: end the whole job so nothing lingers.
+            self.backend.jobs.cancel(job.id)
+        except (OSError, FactoryError):
+            logger.warning("could not end job %s after it failed", job.id)
         record.append_event(state.phase, message, level="error", data={"job_stage": job.stage})
         return record.update_state(status=RunStatus.FAILED, error=message, job={"stage": job.stage})
 

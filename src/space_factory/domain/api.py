@@ -107,7 +107,7 @@ def how_to_call(schema: ApiSchema, *, space_id: str | None, url: str | None, exa
     if endpoint is None:
         return HowToCall(space_id=space_id, url=url)
     src = space_id if space_id and not (url or "").startswith("http://127.") else url
-    # repr, not json.dumps: JSON writes characters beyond the BMP as surrogate pairs ("\\ud83d\\ude00"),
+    # repr, not json.dumps: JSON writes characters beyond the BMP as surrogate pairs ("\ud83d\ude00"),
     # which Python reads as two lone surrogates, so the snippet would name another endpoint.
     component = endpoint.parameters[0].component if endpoint.parameters else None
     file_input = component in ("Image", "Audio", "File", "Video", "ImageEditor")
@@ -116,9 +116,11 @@ def how_to_call(schema: ApiSchema, *, space_id: str | None, url: str | None, exa
         arg = f"handle_file('path/to/input{suffix}')"
     else:
         arg = repr(example) if isinstance(example, str) else "..."
+    private = src == space_id  # a private Space needs the caller's token; a local URL needs none
     lines = [
+        *(["import os", ""] if private else []),
         "from gradio_client import Client" + (", handle_file" if file_input else ""),
-        f"client = Client({src!r}{', token=HF_TOKEN' if src == space_id else ''})",
+        f"client = Client({src!r}{', token=os.environ[' + repr('HF_TOKEN') + ']' if private else ''})",
         f"result = client.predict({arg}, api_name={endpoint.api_name!r})",
         "print(result)",
     ]

@@ -14,7 +14,9 @@ from space_factory.domain.schemas import (
 def _md(text: object) -> str:
     # Card and app text is untrusted: keep it on one line and out of Markdown/HTML syntax.
     # CommonMark also ends a line at a lone CR, so "\r" goes too.
-    return str(text).replace("\r", " ").replace("\n", " ").replace("<", "&lt;").replace("|", "\\|")[:500]
+    # Brackets are escaped so card text cannot make links or images ("![x](http://…)") in the report.
+    text = str(text).replace("\r", " ").replace("\n", " ").replace("<", "&lt;").replace("|", "\\|")
+    return text.replace("[", "\\[").replace("]", "\\]")[:500]
 
 
 def render_report(state: RunState, *, analysis: ModelCardAnalysis | None, recommendation: RuntimeRecommendation | None,

@@ -98,7 +98,10 @@ class LocalJobRunner:
                 lines = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()]
         except OSError:
             return None
-        return lines[-1][:300] if lines else None
+        if not lines:
+            return None
+        # The line may name files under the factory's home; keep paths out of messages (STYLE R6).
+        return lines[-1].replace(str(self.jobs_dir.parent), "$SPACE_FACTORY_HOME")[:300]
 
     def cancel(self, job_id: str) -> JobStatus:
         folder = self._dir(job_id)

@@ -80,7 +80,8 @@ class CacheModelSource:
         cache = self.cache_dir
         snapshot = _snapshot_dir(cache / f"models--{model_id.replace('/', '--')}")
         if snapshot is None:
-            raise ModelNotFound(model_id, f"the local Hugging Face cache ({cache})")
+            # No path in the message: it may travel to a remote MCP client (STYLE R6).
+            raise ModelNotFound(model_id, "the local Hugging Face cache (HF_HOME)")
         files = _list_files(snapshot)
         card_data, card_text = _read_card(snapshot / "README.md")
         safetensors_params: dict[str, int] = {}

@@ -75,7 +75,10 @@ class LocalSpaceHost:
 
     def _supervisor(self, folder: Path) -> ProcessRef | None:
         data = read_json(folder / "supervisor.json")
-        return ProcessRef.from_json(data) if data else None
+        try:
+            return ProcessRef.from_json(data) if data else None
+        except (TypeError, ValueError):  # a damaged record: treat as no supervisor
+            return None
 
     def runtime(self, space_id: str) -> SpaceRuntime:
         folder = self._folder(space_id)
