@@ -31,6 +31,8 @@ for _token_var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
 
 import pytest  # noqa: E402
 
+pytest_plugins = ["tests.support.mcp_fixtures"]
+
 HF_HOME = Path(os.environ["HF_HOME"])
 FACTORY_HOME = Path(os.environ["SPACE_FACTORY_HOME"])
 

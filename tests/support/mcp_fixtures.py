@@ -1,4 +1,4 @@
-"""Fixtures for the MCP tool tests: a fresh factory home per test, the server, and an in-memory client per era."""
+"""Fixtures for the MCP tests (tools, server, contract): a fresh factory home, the server, a client per era."""
 
 from __future__ import annotations
 
