@@ -142,3 +142,5 @@ class Backend:
     jobs: JobRunner
     spaces: SpaceHost
     models: ModelSource
+    # Whether the owner may use ZeroGPU (a PRO account, from whoami); None where unknown or irrelevant (local).
+    zerogpu_allowed: bool | None = None
