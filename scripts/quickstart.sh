@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export SPACE_FACTORY_HOME="${SPACE_FACTORY_HOME:-$PWD/.space-factory/home}"
 export HF_HOME="${HF_HOME_QUICKSTART:-$PWD/.space-factory/hf-home}"
 export HF_HUB_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1 GRADIO_ANALYTICS_ENABLED=False
 MODEL="${1:-factory-test/tiny-gpt2}"
