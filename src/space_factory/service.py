@@ -190,7 +190,9 @@ class Factory:
         if job.terminal:
             return self._reconcile(record, state, job)
         if job.stage != state.job.stage:
-            return record.update_state(job={"stage": job.stage})
+            # Shown, not stored: a reader's read-modify-write could undo a concurrent worker write where the
+            # bucket has no lock (hf); only a reconcile, which must persist, writes.
+            return state.model_copy(update={"job": state.job.model_copy(update={"stage": job.stage})})
         return state
 
     def _reconcile(self, record: RunRecord, state: RunState, job: JobStatus) -> RunState:

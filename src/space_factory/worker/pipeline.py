@@ -161,7 +161,8 @@ class Pipeline:
         self.step(Phase.RECOMMENDING, "choosing hardware (ZeroGPU first, paid GPU only when allowed)")
         self.recommendation = recommend_runtime(
             self.analysis, requested=self.request.options.hardware,
-            allow_paid_fallback=self.request.options.allow_paid_fallback, backend=self.backend.name)
+            allow_paid_fallback=self.request.options.allow_paid_fallback,
+            zerogpu_allowed=self.backend.zerogpu_allowed, backend=self.backend.name)
         self.record.write_model(layout.RECOMMENDATION, self.recommendation)
         r = self.recommendation
         self.evidence.needs_gpu = r.needs_gpu

@@ -1,0 +1,1 @@
+"""A loopback Hugging Face Hub emulator for the hf backend's tests (see `server.py`)."""

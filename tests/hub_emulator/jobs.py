@@ -1,0 +1,150 @@
+"""How the emulator runs a posted job: the job's command as a local process, its volumes mapped to directories
+and its secrets as environment variables — the container a real Job would get, on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import site
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class EmulatedJob:
+    id: str
+    owner: str
+    spec: dict[str, Any]
+    folder: Path
+    stage: str = "SCHEDULING"
+    message: str | None = None
+    created_at: str = field(default_factory=iso_now)
+    process: subprocess.Popen[bytes] | None = None
+    canceled: bool = False
+
+    def info(self, endpoint: str) -> dict[str, Any]:
+        spec = self.spec
+        return {
+            "id": self.id, "createdAt": self.created_at, "owner": {"id": f"id-{self.owner}", "name": self.owner,
+                                                                    "type": "user"},
+            "dockerImage": spec.get("dockerImage"), "command": spec.get("command", []),
+            "arguments": spec.get("arguments", []), "environment": spec.get("environment", {}),
+            # The Hub never returns secret values; only their names.
+            "secrets": sorted((spec.get("secrets") or {}).keys()),
+            "flavor": spec.get("flavor"), "labels": spec.get("labels", {}), "volumes": spec.get("volumes", []),
+            "status": {"stage": self.stage, "message": self.message},
+        }
+
+
+def make_job_venv(folder: Path) -> Path:
+    """A venv layered on this interpreter's site-packages (as local Spaces are), with a `pip` that installs into it."""
+    venv = folder / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site_dir = next((venv / "lib").glob("python*/site-packages"))
+    dirs = [d for d in site.getsitepackages() if Path(d).is_dir()]
+    (site_dir / "_emulator_base.pth").write_text("".join(f"import site; site.addsitedir({d!r})\n" for d in dirs))
+    pip = venv / "bin" / "pip"
+    pip.write_text(f'#!/bin/sh\nexec "{venv}/bin/python" -m pip "$@"\n')
+    pip.chmod(0o755)
+    return venv
+
+
+def map_paths(text: str, mounts: dict[str, Path]) -> str:
+    for mount, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(r"(?<![\w./-])" + re.escape(mount) + r"(?=/|\s|$|['\"])", str(local), text)
+    return text
+
+
+class JobRunner:
+    """Starts and watches emulated jobs.
+
+    Args:
+        endpoint: the emulator's URL (the job's HF_ENDPOINT).
+        resolve_volume: maps a volume spec to a local directory (or raises PermissionError).
+        fault_check: called with the job while it runs; returns an error message to kill it with, or None.
+    """
+
+    def __init__(self, endpoint: str, root: Path, resolve_volume: Any, fault_check: Any) -> None:
+        self.endpoint = endpoint
+        self.root = root
+        self.resolve_volume = resolve_volume
+        self.fault_check = fault_check
+
+    def start(self, job: EmulatedJob) -> None:
+        threading.Thread(target=self._run, args=(job,), daemon=True, name=f"job-{job.id}").start()
+
+    def _env(self, job: EmulatedJob, venv: Path) -> dict[str, str]:
+        env = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TZ", "TMPDIR") if k in os.environ}
+        env.update({
+            "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(job.folder),
+            "HF_ENDPOINT": self.endpoint, "HF_HOME": str(job.folder / "hf-home"),
+            "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+            "SPACE_FACTORY_HOME": str(job.folder / "factory-home"), "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONUNBUFFERED": "1", "JOB_ID": job.id,
+        })
+        env.update({str(k): str(v) for k, v in (job.spec.get("environment") or {}).items()})
+        env.update({str(k): str(v) for k, v in (job.spec.get("secrets") or {}).items()})
+        return env
+
+    def _run(self, job: EmulatedJob) -> None:
+        log = job.folder / "job.log"
+        try:
+            mounts = {str(v["mountPath"]): self.resolve_volume(job.owner, v) for v in job.spec.get("volumes") or []}
+            venv = make_job_venv(job.folder)
+        except (PermissionError, OSError, subprocess.CalledProcessError) as exc:
+            job.stage, job.message = "ERROR", f"could not start the job: {exc}"
+            return
+        command = [map_paths(str(part), mounts) for part in job.spec.get("command") or []]
+        timeout = float(job.spec.get("timeoutSeconds") or 1800)
+        with log.open("ab") as out:
+            job.process = subprocess.Popen(command, cwd=job.folder, env=self._env(job, venv), stdout=out,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+            job.stage = "RUNNING"
+            deadline = time.monotonic() + timeout
+            while job.process.poll() is None:
+                reason = self.fault_check(job)
+                if reason is None and time.monotonic() > deadline:
+                    reason = "Job timeout"
+                if reason is not None:
+                    self._kill(job)
+                    job.stage, job.message = "ERROR", reason or None  # "" emulates an error without a reason
+                    return
+                time.sleep(0.2)
+        code = job.process.returncode
+        if job.canceled:
+            job.stage, job.message = "CANCELED", "Job canceled by user"
+        elif code == 0:
+            job.stage, job.message = "COMPLETED", None
+        else:
+            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+            job.stage, job.message = "ERROR", f"exit code {code}" + (f": {lines[-1][:200]}" if lines else "")
+
+    def _kill(self, job: EmulatedJob) -> None:
+        if job.process is not None and job.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.process.pid, signal.SIGKILL)
+            job.process.wait(10)
+
+    def cancel(self, job: EmulatedJob) -> None:
+        job.canceled = True
+        if job.process is not None and job.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.process.pid, signal.SIGTERM)
+        elif job.stage not in ("COMPLETED", "ERROR"):
+            job.stage, job.message = "CANCELED", "Job canceled by user"
+
+    def stop_all(self, jobs: list[EmulatedJob]) -> None:
+        for job in jobs:
+            self._kill(job)
