@@ -48,7 +48,7 @@ async def test_an_agent_builds_a_private_space_on_the_hf_backend(hub: HubEmulato
     the token reaches the job only as a secret; a steady-state get_run_status costs at most 2 Hub requests."""
     factory = hf_factory(ALICE.token)
     started = time.monotonic()
-    async with Client(create_app(lambda subject: factory)) as client:
+    async with Client(create_app(lambda subject, token=None: factory)) as client:
         before = len(hub.hub_requests())
         launched = await call(client, "launch_build", {"model": tiny_models["tiny-gpt2"]})
         launch_requests = hub.hub_requests()[before:]

@@ -10,6 +10,7 @@ space_factory is patched.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -25,8 +26,9 @@ from space_factory.service import Factory
 from tests.hub_emulator import xet
 from tests.hub_emulator.server import HubEmulator, User
 
-ALICE = User("alice", "hf_AliceEmulatorTokenAbCdEf0123456789")
-BOB = User("bob", "hf_BobEmulatorTokenZyXwVu9876543210xx", is_pro=False, can_pay=False)
+# Fake tokens, made at run time (never a token-shaped literal in the tree): the emulator maps them to users.
+ALICE = User("alice", "hf_" + secrets.token_hex(17))
+BOB = User("bob", "hf_" + secrets.token_hex(17), is_pro=False, can_pay=False)
 HF_CACHE = Path(os.environ["HF_HOME"]) / "hub"
 
 

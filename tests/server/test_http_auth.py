@@ -33,7 +33,7 @@ ACCEPT = {"Accept": "application/json, text/event-stream"}
 
 @asynccontextmanager
 async def http_app(factory: Factory) -> AsyncIterator[httpx2.ASGITransport]:
-    app = create_app(lambda subject: factory, http_auth=HttpAuth.local("tester", f"{BASE}/mcp"))
+    app = create_app(lambda subject, token=None: factory, http_auth=HttpAuth.local("tester", f"{BASE}/mcp"))
     asgi = app.streamable_http_app(stateless_http=True)
     async with app.session_manager.run():
         yield httpx2.ASGITransport(app=asgi)
@@ -108,7 +108,7 @@ async def test_paid_hardware_confirmation_over_http_per_era_and_session_mode(
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    app = create_app(lambda subject: billed, http_auth=HttpAuth.local("tester", f"{base}/mcp"))
+    app = create_app(lambda subject, token=None: billed, http_auth=HttpAuth.local("tester", f"{base}/mcp"))
     server = uvicorn.Server(uvicorn.Config(app.streamable_http_app(stateless_http=stateless), host="127.0.0.1",
                                            port=port, log_level="warning"))
     async with anyio.create_task_group() as tg:

@@ -47,7 +47,7 @@ def make_factory(home: Path, *, owner: str = OWNER, backend_name: str = "local",
 
 
 def make_app(factory: Factory) -> MCPServer[Any]:
-    return create_app(lambda subject: factory)
+    return create_app(lambda subject, token=None: factory)
 
 
 def result_text(result: CallToolResult) -> str:

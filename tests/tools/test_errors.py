@@ -41,7 +41,7 @@ async def test_an_unexpected_exception_is_logged_and_answered_with_a_reference_o
 
 
 async def test_a_provider_that_refuses_the_caller_is_a_tool_error_with_its_reason(mode: str) -> None:
-    def refuse(subject: str | None) -> Factory:
+    def refuse(subject: str | None, token: str | None = None) -> Factory:
         raise FactoryError("the 'hf' backend is not available in this version yet")
 
     async with Client(create_app(refuse), mode=mode) as client:
@@ -50,7 +50,7 @@ async def test_a_provider_that_refuses_the_caller_is_a_tool_error_with_its_reaso
 
 
 async def test_a_provider_that_crashes_is_an_internal_error_with_a_reference(mode: str) -> None:
-    def crash(subject: str | None) -> Factory:
+    def crash(subject: str | None, token: str | None = None) -> Factory:
         raise RuntimeError(f"cannot open {FAKE_HF_TOKEN}")
 
     async with Client(create_app(crash), mode=mode) as client:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,12 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from pydantic import AnyHttpUrl
 
-__all__ = ["TOKEN_DIGESTS_ENV", "HttpAuth", "LocalBearerVerifier"]
+__all__ = ["NOT_KEPT", "TOKEN_DIGESTS_ENV", "HfBearerVerifier", "HttpAuth", "LocalBearerVerifier"]
 
 TOKEN_DIGESTS_ENV = "SPACE_FACTORY_HTTP_TOKEN_SHA256"
 # Hugging Face is the authorization server that issues the tokens the hf backend will accept.
 HF_ISSUER = "https://huggingface.co"
-_NOT_KEPT = "[not kept]"
+NOT_KEPT = "[not kept]"
 
 
 def _digests_from_env() -> frozenset[str]:
@@ -49,7 +50,42 @@ class LocalBearerVerifier(TokenVerifier):
             digest = hashlib.sha256(token.encode()).hexdigest()
             if not any(hmac.compare_digest(digest, allowed) for allowed in self.allowed_sha256):
                 return None
-        return AccessToken(token=_NOT_KEPT, client_id="space-factory-local", scopes=[], subject=self.owner)
+        return AccessToken(token=NOT_KEPT, client_id="space-factory-local", scopes=[], subject=self.owner)
+
+
+class HfBearerVerifier(TokenVerifier):
+    """The hf backend: a bearer token is a Hugging Face token; `whoami` names its user (the run owner).
+
+    Only SHA-256 digests → user names are cached (a few minutes), so a valid token costs one Hub request per
+    cache period; the token itself stays on this request's `AccessToken`, which the tools hand to the
+    backend for this caller's Hub calls and job secret.
+    """
+
+    def __init__(self, ttl_seconds: float = 300.0) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._users: dict[str, tuple[float, str]] = {}
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        import anyio.to_thread
+
+        from space_factory.backends.hf.auth import whoami
+        from space_factory.domain.errors import FactoryError
+
+        if not token or not token.strip():
+            return None
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        cached = self._users.get(digest)
+        if cached is None or now - cached[0] > self.ttl_seconds:
+            from huggingface_hub import HfApi
+
+            try:
+                identity = await anyio.to_thread.run_sync(whoami, HfApi(), token)
+            except FactoryError:
+                return None  # the Hub refused the token: 401 with WWW-Authenticate
+            cached = (now, identity.namespace)
+            self._users[digest] = cached
+        return AccessToken(token=token, client_id="space-factory-hf", scopes=[], subject=cached[1])
 
 
 @dataclass(frozen=True)
@@ -62,6 +98,10 @@ class HttpAuth:
     @classmethod
     def local(cls, owner: str, resource_url: str) -> HttpAuth:
         return cls(LocalBearerVerifier(owner, _digests_from_env()), resource_url)
+
+    @classmethod
+    def hf(cls, resource_url: str) -> HttpAuth:
+        return cls(HfBearerVerifier(), resource_url)
 
     def server_kwargs(self) -> dict[str, Any]:
         settings = AuthSettings(issuer_url=AnyHttpUrl(HF_ISSUER), resource_server_url=AnyHttpUrl(self.resource_url),

@@ -23,7 +23,7 @@ from space_factory.config import Settings
 from space_factory.domain.redaction import Redactor
 from space_factory.server.app import create_app
 from space_factory.server.auth import HttpAuth
-from space_factory.server.provider import provider_for
+from space_factory.server.provider import HfFactoryProvider, provider_for
 
 __all__ = ["STATELESS_ENV", "serve"]
 
@@ -71,10 +71,15 @@ def serve(args: argparse.Namespace) -> int:
         anyio.run(create_app(provider).run_stdio_async)
         return 0
     public = os.environ.get(PUBLIC_URL_ENV) or f"http://{args.host}:{args.port}"
-    app = create_app(provider, http_auth=HttpAuth.local(provider.owner, f"{public.rstrip('/')}/mcp"))
+    resource = f"{public.rstrip('/')}/mcp"
+    if isinstance(provider, HfFactoryProvider):
+        auth, who = HttpAuth.hf(resource), "each token's Hub user"
+    else:
+        auth, who = HttpAuth.local(provider.owner, resource), f"owner {provider.owner}"
+    app = create_app(provider, http_auth=auth)
     # One line for the operator (uvicorn itself logs only warnings at the SDK's level); never the token.
     sys.stderr.write(f"space-factory: MCP on http://{args.host}:{args.port}/mcp (backend {settings.backend}, "
-                     f"owner {provider.owner}); Authorization: Bearer required\n")
+                     f"{who}); Authorization: Bearer required\n")
     anyio.run(partial(app.run_streamable_http_async, host=args.host, port=args.port,
                       stateless_http=_flag(STATELESS_ENV, True)))
     return 0

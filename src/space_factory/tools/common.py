@@ -28,6 +28,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from space_factory.domain.errors import FactoryError
 from space_factory.domain.redaction import Redactor
+from space_factory.server.auth import NOT_KEPT
 from space_factory.service import Factory
 
 __all__ = ["AppState", "FactoryDep", "FactoryProvider", "call_service", "clean_doc", "factory_for", "internal_error"]
@@ -44,12 +45,13 @@ class FactoryProvider(Protocol):
     Args:
         subject: the authenticated subject over HTTP (the token verifier's `AccessToken.subject`), or
             None on stdio and in-memory connections, where the caller is the local user.
+        token: the request's own bearer token when the verifier kept it for the backend (hf), else None.
 
     Raises:
         FactoryError: the caller cannot be served (e.g. the backend is not available).
     """
 
-    def __call__(self, subject: str | None) -> Factory: ...
+    def __call__(self, subject: str | None, token: str | None = None) -> Factory: ...
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,13 @@ def factory_for(ctx: Context[Any, Any]) -> Factory:
         ToolError: the provider refused the caller; the text says why.
     """
     state: AppState = ctx.request_context.lifespan_context
-    token = get_access_token()
+    access = get_access_token()
+    subject = access.subject if access is not None else None
+    # The hf verifier keeps the request's token on its AccessToken (request-scoped, never stored elsewhere);
+    # the local verifier keeps a placeholder, which is not a token.
+    token = access.token if access is not None and access.token != NOT_KEPT else None
     try:
-        return state.provider(token.subject if token is not None else None)
+        return state.provider(subject, token)
     except FactoryError as exc:
         raise ToolError(_redactor.redact_text(str(exc))) from None
     except Exception:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from space_factory.domain.errors import ModelNotFound, TokenScopeMissing
@@ -11,7 +13,7 @@ from tests.hub_emulator.fixtures import ALICE, BOB, hf_factory
 from tests.hub_emulator.server import HubEmulator
 
 hub_emulator, hub = fixtures.hub_emulator, fixtures.hub
-BAD_TOKEN = "hf_NotAValidTokenForTheEmulator000000"
+BAD_TOKEN = "hf_" + secrets.token_hex(17)  # fake, made at run time; the emulator knows no such user
 
 
 def test_an_invalid_token_is_a_token_error_without_the_token(hub: HubEmulator) -> None:
