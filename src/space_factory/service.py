@@ -25,7 +25,7 @@ from space_factory.domain.errors import (
     RunNotFound,
 )
 from space_factory.domain.gate import GateEvidence, build_gate
-from space_factory.domain.gate_status import HardwareOutcome
+from space_factory.domain.gate_status import GateStatus, HardwareOutcome
 from space_factory.domain.hardware import flavor_spec
 from space_factory.domain.ids import mint_run_id, parse_model_id, validate_run_id, validate_space_id
 from space_factory.domain.phases import TERMINAL_STATUSES, Phase, RunStatus
@@ -286,6 +286,7 @@ class Factory:
         state = self.state(run_id)
         if state.status in TERMINAL_STATUSES:
             return state
+        # Canceled first, so a worker that looks at its state stops writing; then stop the job and the Space.
         state = self._write_canceled(record, "canceled by request")
         if state.job.id:
             self.backend.jobs.cancel(state.job.id)
@@ -293,7 +294,16 @@ class Factory:
         if space_id and state.phase not in (Phase.VALIDATING_HEALTH, Phase.VALIDATING_API, Phase.GATING,
                                             Phase.REPORTING, Phase.DONE):
             self.backend.spaces.stop(space_id)  # a Space cut off mid-build would be left half made
-        return record.update_state(force=True, job={"stage": "CANCELED"})
+        # A bucket without locks (hf) lets a worker that was still running overwrite the state between our
+        # writes: with the job stopped, settle it once more — unless the worker had already written its gate.
+        gate = record.read_model(layout.GATE, Gate)
+        if gate is not None and gate.status is not GateStatus.CANCELED:
+            return record.update_state(force=True, job={"stage": "CANCELED"})
+        if gate is None:
+            record.write_model(layout.GATE, build_gate(GateEvidence(canceled=True, space_id=state.space.id,
+                                                                    space_url=state.space.url)))
+        return record.update_state(force=True, status=RunStatus.CANCELED, gate_status=GateStatus.CANCELED,
+                                   error=None, job={"stage": "CANCELED"})
 
     # -- analysis, hardware, traces ----------------------------------------------------------------
 
