@@ -7,27 +7,27 @@ import argparse
 import json
 import os
 import secrets
-import string
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from space_factory.cli import build_parser
+from tests.support.processes import end_factory_processes
+from tests.support.tokens import fake_token
 
 MISSING = "nobody/not-in-the-cache"
 
 
-def fake_token() -> str:
-    """A Hub-token-shaped secret, made at run time so no token-like literal sits in the source."""
-    return "hf_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(34))
-
-
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "SPACE_FACTORY_HOME": str(tmp_path / "home")}
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The session's environment with the test's own factory home; its jobs and Spaces are ended afterwards."""
+    home = tmp_path / "home"
+    yield {**os.environ, "SPACE_FACTORY_HOME": str(home)}
+    end_factory_processes(home)
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None, timeout: float = 120) -> tuple[int, str, str]:

@@ -7,16 +7,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import secrets
-import string
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from space_factory.backends.local import local_backend
-from space_factory.backends.local.process import end_group
 from space_factory.config import Settings
 from space_factory.domain import layout
 from space_factory.domain.errors import (
@@ -28,47 +22,25 @@ from space_factory.domain.errors import (
     RunNotFinished,
     RunNotFound,
 )
-from space_factory.domain.gate_status import GateStatus, HardwareOutcome
+from space_factory.domain.gate_status import GateStatus
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.ids import mint_run_id
-from space_factory.domain.phases import TERMINAL_STATUSES, Phase, RunStatus
+from space_factory.domain.phases import Phase, RunStatus
 from space_factory.domain.redaction import REDACTED
 from space_factory.domain.schemas import BuildOptions, HardwareRequestRecord, RunRequest, RunState, SpaceRef
 from space_factory.domain.views import TracePage
 from space_factory.record import RunRecord
 from space_factory.service import Factory
+from tests.support.runs import wait_terminal
+from tests.support.tokens import fake_token
 
 MISSING = "nobody/not-in-the-cache"
 
 
-def fake_token() -> str:
-    """A Hub-token-shaped secret, made at run time so no token-like literal sits in the source."""
-    return "hf_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(34))
-
-
-def wait_terminal(factory: Factory, run_id: str, timeout: float = 60.0) -> RunState:
-    """Poll the run's state (which reconciles with its job) until it is terminal."""
-    deadline = time.monotonic() + timeout
-    while (state := factory.state(run_id)).status not in TERMINAL_STATUSES:
-        if time.monotonic() > deadline:
-            pytest.fail(f"run {run_id} still {state.status} after {timeout} s")
-        time.sleep(0.05)
-    return state
-
-
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home")
-
-
-@pytest.fixture
-def factory(settings: Settings) -> Iterator[Factory]:
-    """The tester's factory; every job it started is ended afterwards."""
-    made = Factory(settings, local_backend(settings))
-    assert made.backend.owner == "tester"
-    yield made
-    jobs = settings.jobs_dir
-    for pid_file in jobs.glob("*/pid.json") if jobs.exists() else []:
-        end_group(int(json.loads(pid_file.read_text())["pid"]), grace=0.5)
+def settings(factory: Factory) -> Settings:
+    """The settings of the `factory` fixture (conftest), for second factories over the same home."""
+    return factory.settings
 
 
 def handmade_run(factory: Factory, *, owner: str | None = None, **state: object) -> RunRecord:

@@ -19,7 +19,8 @@ from space_factory.domain.errors import (
     RunNotFound,
     SpaceExists,
 )
-from space_factory.domain.gate_status import GateStatus, HardwareOutcome
+from space_factory.domain.gate_status import GateStatus
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.phases import Phase, RunStatus
 from space_factory.domain.schemas import BuildOptions, Event, Gate, RunState
 from space_factory.service import Factory

@@ -16,11 +16,12 @@ from pydantic import BaseModel
 from space_factory.config import Settings
 from space_factory.domain.errors import FactoryError
 from space_factory.domain.gate_status import GateStatus
+from space_factory.domain.hardware import HardwareFlavor, flavor_spec
 from space_factory.domain.phases import Phase, RunStatus, phase_step
 from space_factory.domain.schemas import BuildOptions, RunState
+from space_factory.service import DEFAULT_TRACE_PAGE, Factory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_PASSED = 0, 1, 2, 3
-WAIT_POLL_SECONDS = 0.5
 
 
 def _emit_json(value: Any) -> None:
@@ -37,26 +38,24 @@ def _console() -> Any:
     return Console(stderr=False, highlight=False, soft_wrap=True)
 
 
-def make_factory(args: argparse.Namespace) -> Any:
-    from space_factory.service import Factory
+def make_factory(args: argparse.Namespace) -> Factory:
+    """The local user's factory: the same composition root as the MCP server's, asked with no subject.
+
+    Raises:
+        FactoryError: the backend is not available (hf: no token, or the Hub refused it).
+    """
+    from space_factory.server.provider import provider_for
 
     settings = Settings(backend=args.backend) if args.backend else Settings()
-    if settings.backend == "hf":
-        from space_factory.backends.hf import hf_backend
-
-        return Factory(settings, hf_backend(settings))
-    from space_factory.backends.local import local_backend
-
-    return Factory(settings, local_backend(settings))
+    return provider_for(settings)(None)
 
 
 # -- following a run ---------------------------------------------------------------------------
 
 
-def follow(factory: Any, run_id: str, *, json_mode: bool, timeout: float | None = None) -> RunState:
-    """Poll a run until it is terminal, showing its phases live on a terminal (or as lines elsewhere)."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    since = 0
+def follow(factory: Factory, run_id: str, *, json_mode: bool, timeout: float | None = None) -> RunState:
+    """Follow a run (`Factory.follow`) until it is terminal or `timeout` has passed, showing its phases live on a
+    terminal (or as lines elsewhere)."""
     console = None if json_mode else _console()
     live_ok = console is not None and sys.stdout.isatty()
     progress = task = None
@@ -68,8 +67,7 @@ def follow(factory: Any, run_id: str, *, json_mode: bool, timeout: float | None 
         progress.start()
         task = progress.add_task("queued", total=phase_step(Phase.DONE)[1], phase="queued")
     try:
-        while True:
-            view = factory.run_status(run_id, since)
+        for view, wait in factory.follow(run_id, timeout=timeout):
             for event in view.events:
                 if progress is not None and task is not None:
                     step, _ = phase_step(event.phase)
@@ -77,20 +75,18 @@ def follow(factory: Any, run_id: str, *, json_mode: bool, timeout: float | None 
                 elif console is not None:
                     console.print(f"[dim]{event.ts:%H:%M:%S}[/dim] {event.phase.value:<20} {event.message}",
                                   markup=True)
-            since = view.last_seq
-            if view.terminal:
-                if progress is not None and task is not None:
+            if wait is None:
+                if view.terminal and progress is not None and task is not None:
                     progress.update(task, completed=phase_step(Phase.DONE)[1])
                 return view.state
-            if deadline is not None and time.monotonic() > deadline:
-                return view.state
-            time.sleep(WAIT_POLL_SECONDS)
+            time.sleep(wait)
     finally:
         if progress is not None:
             progress.stop()
+    raise AssertionError("Factory.follow ended without its last view")  # it always yields one with wait None
 
 
-def _print_gate(factory: Any, state: RunState) -> int:
+def _print_gate(factory: Factory, state: RunState) -> int:
     console = _console()
     if state.status is RunStatus.FAILED:
         console.print(f"[bold red]failed[/bold red]: {state.error}")
@@ -173,15 +169,18 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    runs = make_factory(args).list_runs(limit=args.limit)
+    page = make_factory(args).runs_page(limit=args.limit, cursor=args.cursor)
+    runs = page.runs
     if args.json:
         _emit_json(runs)
-        return EXIT_OK
-    console = _console()
-    if not runs:
-        console.print("no runs yet: space-factory build MODEL")
-    for s in runs:
-        console.print(f"{s.run_id:<45} {s.status.value:<9} {(s.gate_status or '—'):<40} {s.model}", markup=False)
+    else:
+        console = _console()
+        if not runs:
+            console.print("no older runs" if args.cursor else "no runs yet: space-factory build MODEL")
+        for s in runs:
+            console.print(f"{s.run_id:<45} {s.status.value:<9} {(s.gate_status or '—'):<40} {s.model}", markup=False)
+    if page.next_cursor:  # on stderr, so that stdout (the table, or --json's list) is the same with or without it
+        sys.stderr.write(f"older runs: space-factory runs --limit {args.limit} --cursor {page.next_cursor}\n")
     return EXIT_OK
 
 
@@ -233,10 +232,10 @@ def cmd_redact(args: argparse.Namespace) -> int:
     import os
 
     from space_factory.domain.redaction import Redactor
+    from space_factory.domain.secret_env import secret_values
 
-    secrets = [os.environ[k] for k in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN") if os.environ.get(k)]
     source = Path(args.file).read_text(errors="replace") if args.file and args.file != "-" else sys.stdin.read()
-    sys.stdout.write(Redactor(secrets).redact_text(source))
+    sys.stdout.write(Redactor(secret_values(os.environ)).redact_text(source))
     return EXIT_OK
 
 
@@ -283,6 +282,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # -- parser ------------------------------------------------------------------------------------
 
 
+def _flavor(value: str) -> HardwareFlavor:
+    """`--hardware`: a Space flavor name (case and surrounding spaces ignored), parsed here, at the edge."""
+    spec = flavor_spec(value)
+    if spec is None:
+        raise argparse.ArgumentTypeError(
+            f"{value[:60]!r} is not a Space flavor; known: {', '.join(f.value for f in HardwareFlavor)}")
+    return spec.flavor
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--backend", choices=["local", "hf"], default=None,
@@ -305,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="follow the run to its gate")
     p.add_argument("--timeout", type=float, default=None, help="with --wait: stop following after this many seconds")
     p.add_argument("--task", help="override the task read from the model card")
-    p.add_argument("--hardware", help="Space hardware flavor (default: the recommendation)")
+    p.add_argument("--hardware", type=_flavor, help="Space hardware flavor (default: the recommendation)")
     p.add_argument("--allow-paid-fallback", action="store_true", help="allow a paid fixed-GPU fallback")
     p.add_argument("--space-name", help="name of the new Space (never an existing one)")
     p.add_argument("--idempotency-key", help="the same key returns the same run instead of a second build")
@@ -322,11 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id")
     p = add("runs", cmd_runs, "your runs, newest first")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--cursor", default=None, help="continue after the page that printed this cursor")
     p = add("trace", cmd_trace, "a run's redacted logs and traces")
     p.add_argument("run_id")
     p.add_argument("--kind", default="worker", help="worker, space_build, space_run, pi_output or agent:NAME")
     p.add_argument("--cursor", type=int, default=0)
-    p.add_argument("--max-bytes", type=int, default=64 * 1024)
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_TRACE_PAGE)
     p.add_argument("--all", action="store_true", help="print every page")
     p = add("cancel", cmd_cancel, "stop a run; it ends canceled")
     p.add_argument("run_id")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from space_factory.domain.schemas import BackendName
 
 DEFAULT_JOB_TIMEOUT = "45m"
 DEFAULT_BUCKET_NAME = "space-factory-runs"
@@ -26,12 +27,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SPACE_FACTORY_", extra="ignore")
 
-    backend: Literal["local", "hf"] = "local"
+    backend: BackendName = "local"
     home: Path = Field(default_factory=_default_home, description="Local data directory.")
     bucket: str | None = Field(None, description="Bucket id `owner/name`; default `<user>/space-factory-runs`.")
     job_flavor: str = "cpu-basic"
     job_timeout: str = DEFAULT_JOB_TIMEOUT
     job_image: str = "python:3.12"
+    job_settle_seconds: float = Field(
+        45.0, description="hf backend: seconds after a job ended before its run is reconciled, for what it wrote "
+                          "through the mounted bucket to arrive (hf-mount flushes at most 30 s after a close).")
     agent_model: str = "Qwen/Qwen3-Coder-Next"
     space_startup_timeout: float = Field(600.0, description="Seconds to wait for a Space to build and answer /health.")
     predict_timeout: float = Field(300.0, description="Seconds to wait for one inference call.")

@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from space_factory.backends.base import JobStatus
 from space_factory.backends.local.jobs import LocalJobRunner, describe_exit, job_id_for
 from space_factory.backends.local.process import (
     ProcessRef,
+    _proc_stat,
     end_group,
     group_alive,
     is_alive,
@@ -24,40 +25,10 @@ from space_factory.backends.local.process import (
     spawn_detached,
 )
 from space_factory.backends.local.spaces import factory_env
+from tests.support.processes import children, group_members
+from tests.support.waiting import wait_until
 
 RUN_ID = "20261128-171233-tiny-gpt2-4f9a1c"
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float = 20.0, what: str = "the condition") -> None:
-    """Poll `condition` until it holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return raw[raw.rfind(")") + 2:].split()
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group."""
-    out = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        fields = _stat(int(entry.name))
-        if fields and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            out.append(int(entry.name))
-    return out
-
-
-def _children(pid: int) -> list[int]:
-    return [int(e.name) for e in Path("/proc").glob("[0-9]*") if (f := _stat(int(e.name))) and f[1] == str(pid)
-            and f[0] not in ("Z", "X")]
 
 
 @pytest.fixture
@@ -95,7 +66,7 @@ def test_spawn_detached_returns_at_once_with_a_session_leader_that_outlives_the_
     assert time.monotonic() - started < 10  # it did not wait for the 30 s command
     assert is_alive(ref)
     assert os.getsid(ref.pid) == ref.pid and os.getpgid(ref.pid) == ref.pid
-    assert _stat(ref.pid)[1] != str(os.getpid())  # type: ignore[index]  # not our child: no zombie of ours
+    assert _proc_stat(ref.pid)[1] != str(os.getpid())  # type: ignore[index]  # not our child: no zombie of ours
     assert ref.start_time == process_start_time(ref.pid)
     assert json.loads((tmp_path / "p.json").read_text()) == ref.to_json()
 
@@ -103,8 +74,8 @@ def test_spawn_detached_returns_at_once_with_a_session_leader_that_outlives_the_
 def test_spawn_detached_sends_the_command_output_to_its_log(tmp_path: Path, groups: list[int]) -> None:
     """stdout and stderr go to log_path (detach)."""
     ref = _spawn(tmp_path, ["sh", "-c", "echo out; echo err >&2"], groups)
-    wait_until(lambda: not is_alive(ref), what="the command to end")
-    wait_until(lambda: (tmp_path / "p.log").read_text() == "out\nerr\n", what="the log")
+    wait_until(lambda: not is_alive(ref), 20, "the command to end")
+    wait_until(lambda: (tmp_path / "p.log").read_text() == "out\nerr\n", 20, "the log")
 
 
 def test_spawn_detached_of_a_missing_command_raises_os_error(tmp_path: Path) -> None:
@@ -118,7 +89,7 @@ def test_is_alive_is_false_after_a_kill(tmp_path: Path, groups: list[int]) -> No
     """A killed process is dead, even while it is an unreaped zombie (docs/architecture.md)."""
     ref = _spawn(tmp_path, ["sleep", "30"], groups)
     os.kill(ref.pid, signal.SIGKILL)
-    wait_until(lambda: not is_alive(ref), what="the process to die")
+    wait_until(lambda: not is_alive(ref), 20, "the process to die")
 
 
 def test_a_recycled_pid_with_another_start_time_is_not_alive(tmp_path: Path, groups: list[int]) -> None:
@@ -135,8 +106,8 @@ def test_a_recycled_pid_with_another_start_time_is_not_alive(tmp_path: Path, gro
 def test_end_group_kills_the_whole_group_including_children(tmp_path: Path, groups: list[int]) -> None:
     """cancel ends the job's process group, children included (docs/architecture.md, cancel)."""
     ref = _spawn(tmp_path, ["sh", "-c", "sleep 30 & sleep 30 & wait"], groups)
-    wait_until(lambda: len(_group_members(ref.pid)) == 3, what="the shell and its two children")
-    members = _group_members(ref.pid)
+    wait_until(lambda: len(group_members(ref.pid)) == 3, 20, "the shell and its two children")
+    members = group_members(ref.pid)
     assert end_group(ref.pid) is True
     assert not group_alive(ref.pid)
     assert not any(is_alive(ProcessRef(pid, None)) for pid in members)
@@ -146,7 +117,7 @@ def test_end_group_kills_the_whole_group_including_children(tmp_path: Path, grou
 def test_end_group_kills_a_group_that_ignores_sigterm_after_the_grace(tmp_path: Path, groups: list[int]) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds (process.end_group)."""
     ref = _spawn(tmp_path, ["sh", "-c", "trap '' TERM; sleep 30 & wait; sleep 30"], groups)
-    wait_until(lambda: len(_group_members(ref.pid)) == 2, what="the shell and its child")
+    wait_until(lambda: len(group_members(ref.pid)) == 2, 20, "the shell and its child")
     started = time.monotonic()
     assert end_group(ref.pid, grace=0.3) is True
     assert not group_alive(ref.pid)
@@ -175,7 +146,7 @@ def test_a_worker_that_finds_no_request_ends_the_job_in_error_with_its_exit_code
     groups.append(json.loads((tmp_path / "jobs" / job_id_for(RUN_ID) / "pid.json").read_text())["pid"])
     assert launched.id == job_id_for(RUN_ID) == f"local-{RUN_ID}"
     assert launched.stage in ("RUNNING", "ERROR")
-    wait_until(lambda: runner.status(launched.id).terminal, what="the job to end")
+    wait_until(lambda: runner.status(launched.id).terminal, 20, "the job to end")
     status = runner.status(launched.id)
     assert (status.stage, status.exit_code) == ("ERROR", 2)
     assert (status.message or "").startswith("the worker process ended: exit code 2")
@@ -189,7 +160,7 @@ def test_a_job_whose_worker_exits_zero_is_completed(tmp_path: Path, groups: list
     """exit code 0 → COMPLETED (the Hub's job stages)."""
     _job(tmp_path, "local-ok", ["true"], groups)
     runner = LocalJobRunner(tmp_path, tmp_path / "bucket", factory_env())
-    wait_until(lambda: runner.status("local-ok").terminal, what="the job to end")
+    wait_until(lambda: runner.status("local-ok").terminal, 20, "the job to end")
     assert runner.status("local-ok") == JobStatus("local-ok", "COMPLETED", None, 0)
 
 
@@ -199,7 +170,7 @@ def test_canceling_a_running_job_ends_it_canceled_with_its_whole_group_gone(tmp_
     ref = _job(tmp_path, "local-sleep", ["sleep", "30"], groups)
     runner = LocalJobRunner(tmp_path, tmp_path / "bucket", factory_env())
     assert runner.status("local-sleep").stage == "RUNNING"
-    wait_until(lambda: len(_group_members(ref.pid)) == 2, what="the job process and its worker")
+    wait_until(lambda: len(group_members(ref.pid)) == 2, 20, "the job process and its worker")
     status = runner.cancel("local-sleep")
     assert status.stage == "CANCELED" and status.terminal
     assert not group_alive(ref.pid)
@@ -211,15 +182,15 @@ def test_a_worker_killed_with_sigkill_is_recorded_by_the_job_process(tmp_path: P
     """The job process writes exit.json even for a kill -9 of the worker (docs/architecture.md)."""
     ref = _job(tmp_path, "local-k9", ["sleep", "30"], groups)
     runner = LocalJobRunner(tmp_path, tmp_path / "bucket", factory_env())
-    wait_until(lambda: len(_children(ref.pid)) == 1, what="the worker child")
-    [worker] = _children(ref.pid)
+    wait_until(lambda: len(children(ref.pid)) == 1, 20, "the worker child")
+    [worker] = children(ref.pid)
     os.kill(worker, signal.SIGKILL)
-    wait_until(lambda: runner.status("local-k9").terminal, what="the job to record the kill")
+    wait_until(lambda: runner.status("local-k9").terminal, 20, "the job to record the kill")
     status = runner.status("local-k9")
     assert (status.stage, status.exit_code) == ("ERROR", -9)
     assert (status.message or "").startswith("the worker process ended: killed by signal 9 (SIGKILL)")
     assert json.loads((tmp_path / "local-k9" / "exit.json").read_text()) == {"code": -9, "pid": worker}
-    wait_until(lambda: not group_alive(ref.pid), what="the job process to exit")
+    wait_until(lambda: not group_alive(ref.pid), 20, "the job process to exit")
 
 
 def test_a_job_process_killed_with_sigkill_is_an_error_that_says_it_disappeared(tmp_path: Path,
@@ -227,10 +198,10 @@ def test_a_job_process_killed_with_sigkill_is_an_error_that_says_it_disappeared(
     """A job that died without recording an exit is reported, never "running" forever (DESIGN §5)."""
     ref = _job(tmp_path, "local-gone", ["sleep", "30"], groups)
     runner = LocalJobRunner(tmp_path, tmp_path / "bucket", factory_env())
-    wait_until(lambda: len(_children(ref.pid)) == 1, what="the worker child")
-    [worker] = _children(ref.pid)
+    wait_until(lambda: len(children(ref.pid)) == 1, 20, "the worker child")
+    [worker] = children(ref.pid)
     os.kill(ref.pid, signal.SIGKILL)
-    wait_until(lambda: runner.status("local-gone").terminal, what="the job to be seen gone")
+    wait_until(lambda: runner.status("local-gone").terminal, 20, "the job to be seen gone")
     status = runner.status("local-gone")
     assert status.stage == "ERROR" and status.exit_code is None
     assert "disappeared" in (status.message or "")

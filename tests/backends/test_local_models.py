@@ -13,15 +13,11 @@ import yaml
 from safetensors.numpy import save_file
 
 from space_factory.backends.base import ModelSource
-from space_factory.backends.local import models
-from space_factory.backends.local.models import (
-    CacheModelSource,
-    parse_card_yaml,
-    read_safetensors_params,
-    split_front_matter,
-)
+from space_factory.backends.local.models import CacheModelSource, read_safetensors_params
+from space_factory.domain import model_files
 from space_factory.domain.analysis import analyze_card
 from space_factory.domain.errors import InvalidModelId, ModelNotFound
+from space_factory.domain.model_files import parse_card_yaml, split_front_matter
 from space_factory.domain.safetensors_header import MAX_HEADER_BYTES, header_length, parse_safetensors_header
 
 SHA = "2bdbae04329165c908883c0059e5926feed13dc4"
@@ -362,7 +358,7 @@ def test_card_yaml_with_aliases_or_deep_nesting_is_refused_before_it_is_built(
     """PyYAML's pure-Python scanner is quadratic in nesting depth (5,000 '[' took 12 s): refuse early."""
     if not hasattr(yaml, loader):
         pytest.skip(f"PyYAML built without {loader}")
-    monkeypatch.setattr(models, "_YAML_LOADER", getattr(yaml, loader))
+    monkeypatch.setattr(model_files, "_YAML_LOADER", getattr(yaml, loader))
     assert parse_card_yaml("a: " + "[" * 10 + "1" + "]" * 10) == {"a": [[[[[[[[[[1]]]]]]]]]]}
     for hostile in ("a: " + "[" * 40 + "1" + "]" * 40, "[" * 5_000, "a: &x [1]\nb: *x"):
         with pytest.raises((ValueError, yaml.YAMLError)):

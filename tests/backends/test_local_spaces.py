@@ -21,7 +21,7 @@ from space_factory.backends.local.process import ProcessRef, group_alive, is_ali
 from space_factory.backends.local.spaces import LocalSpaceHost, factory_env
 from space_factory.backends.local.supervisor import PASSTHROUGH_ENV
 from space_factory.domain.errors import InvalidSpaceId, SpaceExists
-from space_factory.domain.gate_status import HardwareOutcome
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 
 SERVE_APP = '''
 import http.server, json, os, sys, threading
@@ -232,6 +232,22 @@ def test_a_killed_supervisor_is_reported_as_a_runtime_error_and_stop_ends_what_i
     assert not group_alive(supervisor.pid)  # the app it left behind is gone too
     with pytest.raises(OSError):
         _get(runtime.url or "")
+
+
+def test_stop_never_ends_a_process_group_whose_leader_pid_was_recycled(host: LocalSpaceHost) -> None:
+    """A supervisor record whose pid now names another process (other start time) is not ours to signal."""
+    import subprocess
+
+    host.create("tester/recycled", hardware=None)
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)  # a group leader that is not our Space
+    try:
+        folder = host.spaces_dir / "tester" / "recycled"
+        (folder / "supervisor.json").write_text(json.dumps({"pid": stranger.pid, "start_time": "1"}))
+        assert host.stop("tester/recycled") is False
+        assert stranger.poll() is None  # still running: stop did not touch it
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 @pytest.mark.parametrize(("flavor", "outcome"), [("cpu-basic", HardwareOutcome.ALREADY_SET),

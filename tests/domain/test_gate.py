@@ -7,14 +7,14 @@ import itertools
 import pytest
 
 from space_factory.domain.gate import (
-    BUILD_ERROR_STAGES,
     MANUAL_OUTCOMES,
     GateEvidence,
     build_gate,
     classify_gate,
     gate_checks,
 )
-from space_factory.domain.gate_status import CheckStatus, GateStatus, HardwareOutcome
+from space_factory.domain.gate_status import CheckStatus, GateStatus
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.schemas import (
     ApiEndpoint,
     ApiSchema,
@@ -25,6 +25,7 @@ from space_factory.domain.schemas import (
     PredictCall,
     TestResult,
 )
+from space_factory.domain.stages import SPACE_BUILD_ERROR_STAGES as BUILD_ERROR_STAGES
 
 URL = "http://127.0.0.1:7860/"
 HEALTH_OK = HealthResult(ok=True, url=URL + "health", status_code=200, attempts=2)

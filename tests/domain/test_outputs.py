@@ -12,9 +12,9 @@ from typing import cast
 import pytest
 from PIL import Image
 
+from space_factory.domain.excerpts import describe_type, excerpt
 from space_factory.domain.media import sniff_media
-from space_factory.domain.outputs import CONSTANT_DETAIL, DETAIL_LIMIT, judge_output
-from space_factory.domain.summaries import describe_type, excerpt
+from space_factory.domain.outputs import CONSTANT_DETAIL, DETAIL_LIMIT, OUTPUT_RULES, judge_output
 from space_factory.domain.tasks import OutputKind
 
 PROMPT = "Once upon a time"
@@ -591,3 +591,8 @@ def test_excerpt_never_raises_and_respects_the_limit(output: object) -> None:
 )
 def test_describe_type_names_type_and_shape(output: object, expected: str) -> None:
     assert describe_type(output) == expected
+
+
+def test_every_output_kind_has_a_row_in_the_table_of_rules() -> None:
+    """A new `OutputKind` adds a row to `OUTPUT_RULES`; `judge_output` looks the kind up there."""
+    assert set(OUTPUT_RULES) == set(OutputKind)

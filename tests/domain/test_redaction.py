@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import io
 import json
+import logging
 import random
 import string
 import time
@@ -23,9 +25,12 @@ from space_factory.domain.redaction import (
     REDACTED,
     WITHHELD_NOTICE,
     Finding,
+    RedactingFilter,
     RedactionResult,
     Redactor,
+    install_redacting_filter,
     is_sensitive_key,
+    looks_like_secret,
     redact,
 )
 
@@ -182,31 +187,31 @@ def test_overlapping_known_secrets_are_hidden_whole() -> None:
 
 
 KEY_VALUES: list[tuple[str, str]] = [
-    ("HF_TOKEN=abc123 python app.py", f"HF_TOKEN={REDACTED} python app.py"),
+    (f"HF_TOKEN={_rand(12)} python app.py", f"HF_TOKEN={REDACTED} python app.py"),
     ("export OPENAI_API_KEY='sk-test-value'", f"export OPENAI_API_KEY='{REDACTED}'"),
     ('{"token": "abc", "n": 1}', f'{{"token": "{REDACTED}", "n": 1}}'),
     ("{'hf_token': 'abc'}", f"{{'hf_token': '{REDACTED}'}}"),
     ('{\\"token\\": \\"abc\\"}', f'{{\\"token\\": \\"{REDACTED}\\"}}'),
     ("x-api-key: foo12345", f"x-api-key: {REDACTED}"),
-    ("X-API-KEY=foo", f"X-API-KEY={REDACTED}"),
+    (f"X-API-KEY={_rand(16)}", f"X-API-KEY={REDACTED}"),
     ("apiKey = 'zzz'", f"apiKey = '{REDACTED}'"),
-    ("accessToken: abc", f"accessToken: {REDACTED}"),
+    (f"accessToken: {_rand(24)}", f"accessToken: {REDACTED}"),
     ("Authorization: Basic dXNlcjpwYXNz", f"Authorization: Basic {REDACTED}"),
     ("Authorization: Token abc123", f"Authorization: Token {REDACTED}"),
     ("Cookie: session=abc; theme=dark", f"Cookie: {REDACTED}"),
     ("Set-Cookie: sid=abc; Path=/; HttpOnly", f"Set-Cookie: {REDACTED}"),
-    ("https://example.com/cb?access_token=abc&state=1", f"https://example.com/cb?access_token={REDACTED}&state=1"),
-    ("client_secret: abc", f"client_secret: {REDACTED}"),
+    (f"https://example.com/cb?access_token={_rand(20)}&state=1", f"https://example.com/cb?access_token={REDACTED}&state=1"),
+    (f"client_secret: {_rand(32)}", f"client_secret: {REDACTED}"),
     ("AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI", f"AWS_SECRET_ACCESS_KEY={REDACTED}"),
     ('PASSWD="x y z"', f'PASSWD="{REDACTED}"'),
     ("db_password := 'x'", f"db_password := '{REDACTED}'"),
-    ("private_key: abc", f"private_key: {REDACTED}"),
-    ("SESSION=abc", f"SESSION={REDACTED}"),
-    ("credentials=abc", f"credentials={REDACTED}"),
-    ("auth: abc", f"auth: {REDACTED}"),
+    (f"private_key: {_rand(40, _ALNUM + '+/')}", f"private_key: {REDACTED}"),
+    (f"SESSION={_rand(16)}", f"SESSION={REDACTED}"),
+    (f"credentials=admin:{_rand(12)}", f"credentials={REDACTED}"),
+    (f"auth: {_rand(12)}", f"auth: {REDACTED}"),
     ("if token == 'abc':", f"if token == '{REDACTED}':"),
     ("--password hunter22 --verbose", f"--password {REDACTED} --verbose"),
-    ("--hf-token=abc", f"--hf-token={REDACTED}"),
+    (f"--hf-token={_rand(12)}", f"--hf-token={REDACTED}"),
     ("--token --verbose", "--token --verbose"),
     ("HF_TOKEN=$HF_TOKEN", f"HF_TOKEN={REDACTED}"),
     (f"HF_TOKEN={HF_TOKEN}", f"HF_TOKEN={REDACTED}"),
@@ -388,8 +393,8 @@ def test_redact_jsonl_redacts_each_line_and_keeps_the_line_structure() -> None:
         '{"type":"message","message":{"content":"' + escaped + '"}}',
         '{"usage":{"input":10,"output":5,"totalTokens":15},"arguments":{"command":"echo $HF_TOKEN","token":"t"}}',
         "",
-        "not json: HF_TOKEN=abc",
-        '{"broken": "json", HF_TOKEN=abc\r',
+        f"not json: HF_TOKEN={_rand(12)}",
+        '{"broken": "json", HF_TOKEN=' + _rand(12) + "\r",
         "",
     ]
     redacted = Redactor([KNOWN_SECRET]).redact_jsonl("\n".join(lines))
@@ -474,7 +479,7 @@ def test_redact_checked_withholds_everything_when_the_redactor_misses_a_secret()
 def test_redaction_of_ten_megabytes_finishes_and_grows_about_linearly() -> None:
     """Compiled patterns, no quadratic backtracking: 10 MB of trace plus pathological runs stay fast."""
     line = json.dumps(
-        {"type": "message", "text": f"max_new_tokens=16 tokenizer {HF_TOKEN} HF_TOKEN=abc https://hf.co/x"}
+        {"type": "message", "text": f"max_new_tokens=16 tokenizer {HF_TOKEN} HF_TOKEN={_rand(12)} https://hf.co/x"}
     )
     redactor = Redactor([KNOWN_SECRET])
 
@@ -496,3 +501,124 @@ def test_redaction_of_ten_megabytes_finishes_and_grows_about_linearly() -> None:
 def test_redact_without_secrets_uses_patterns_only() -> None:
     assert redact(f"{KNOWN_SECRET} {HF_TOKEN}") == f"{KNOWN_SECRET} {REDACTED}"
     assert redact(f"{KNOWN_SECRET} {HF_TOKEN}", [KNOWN_SECRET]) == f"{REDACTED} {REDACTED}"
+
+
+GARBLED_BEFORE = [
+    "invalid model id: '../../etc/passwd': the model id has a slash",
+    "cat: /etc/passwd: Permission denied",
+    "auth: disabled (anonymous)",
+    "session: restored in 0.4 s",
+    "    model = AutoModel.from_pretrained(name, token=token)",
+    "token=os.environ.get('HF_TOKEN')",
+    "session: max_new_tokens=16",
+    "bypass: true; compass=north-north-west",
+]
+
+
+@pytest.mark.parametrize("line", GARBLED_BEFORE)
+def test_a_key_followed_by_words_code_or_a_setting_is_left_alone(line: str) -> None:
+    """Issue 8: key-value rules need a value that looks like a secret, not any word after a colon."""
+    assert redact(line) == line
+
+
+@pytest.mark.parametrize(
+    ("value", "secret"),
+    [
+        ("hunter22", True),
+        ("Xk3q8Zrm2L", True),
+        ("wJalrXUtnFEMI", True),
+        ("$HF_TOKEN", True),
+        ("qwhdkslaoeirutyzmxnc", True),
+        ("abc123", False),
+        ("restored", False),
+        ("PermissionDenied", False),
+        ("bert-base-uncased", False),
+        ("python3.11", False),
+        ("/etc/passwd", False),
+        ("C:\\Users\\me", False),
+        ("2026-11-28T10:00:00", False),
+        ("1000:1000", False),
+        ("<your-token>", False),
+        ("xxxxxxxxxxxx", False),
+        ("internationalization", False),
+        ("max_new_tokens=16", False),
+        ("os.environ.get(", False),
+        ("https://example.com/x", False),
+    ],
+)
+def test_looks_like_secret_tells_credentials_from_words_names_numbers_and_paths(value: str, secret: bool) -> None:
+    assert looks_like_secret(value) is secret
+
+
+_WRAPPED = _b64("x" * 40 + " token " + HF_TOKEN + " " + "x" * 80)
+ENCODED_TOKENS = [
+    ("url-encoded after a blank", f"q=token%20{HF_TOKEN}"),
+    ("fully url-encoded", "q=" + "".join(f"%{ord(c):02X}" for c in HF_TOKEN)),
+    ("json-escaped after a newline", f'"text": "first\\n{HF_TOKEN}"'),
+    ("unicode-escaped", "".join(f"\\u{ord(c):04x}" for c in HF_TOKEN)),
+    ("ansi-coloured", f"\x1b[31m{HF_TOKEN}\x1b[0m"),
+    ("base64 of an unknown token", base64.b64encode(f"token {HF_TOKEN}".encode()).decode()),
+    ("base64 wrapped at 76", "\n".join(_WRAPPED[i : i + 76] for i in range(0, len(_WRAPPED), 76))),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), ENCODED_TOKENS, ids=[n for n, _ in ENCODED_TOKENS])
+def test_an_encoded_token_is_found_by_its_shape_without_being_known(name: str, text: str) -> None:
+    redactor = Redactor()
+    redacted = redactor.redact_text(text)
+    assert REDACTED in redacted and HF_TOKEN[3:15] not in redacted
+    assert redactor.findings(text) != [] and redactor.findings(redacted) == []
+
+
+def test_a_known_secret_split_by_a_line_wrap_is_hidden_on_both_lines() -> None:
+    text = f"echo {KNOWN_SECRET[:9]}\n{KNOWN_SECRET[9:]} done\n"
+    assert Redactor([KNOWN_SECRET]).redact_text(text) == f"echo {REDACTED}\n{REDACTED} done\n"
+
+
+def test_curl_credentials_hide_the_password_and_ids_stay() -> None:
+    password = _rand(16)
+    assert redact(f"curl -u admin:{password} https://x") == f"curl -u admin:{REDACTED} https://x"
+    assert redact(f"curl --user=admin:{password} x") == f"curl --user=admin:{REDACTED} x"
+    assert redact("docker run -u 1000:1000 img; docker run -u root:root img") == (
+        "docker run -u 1000:1000 img; docker run -u root:root img"
+    )
+
+
+def _log_to_string(redactor: Redactor | None) -> tuple[logging.Logger, io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    install_redacting_filter(handler, redactor)
+    install_redacting_filter(handler, redactor)  # installing twice adds one filter
+    assert sum(isinstance(f, RedactingFilter) for f in handler.filters) == 1
+    logger = logging.getLogger(f"test.redaction.{_rand(8)}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    return logger, stream
+
+
+def test_the_log_filter_redacts_the_message_its_arguments_and_the_traceback() -> None:
+    logger, stream = _log_to_string(Redactor([KNOWN_SECRET]))
+    try:
+        raise RuntimeError(f"boom with {HF_TOKEN}")
+    except RuntimeError:
+        logger.exception("step failed for %s", KNOWN_SECRET)
+    out = stream.getvalue()
+    assert KNOWN_SECRET not in out and HF_TOKEN not in out
+    assert f"step failed for {REDACTED}" in out and f"RuntimeError: boom with {REDACTED}" in out
+
+
+def test_the_log_filter_leaves_the_logger_name_out_of_the_key_value_rules() -> None:
+    """A logger named `auth` prints `auth: message`; the message's first word is not a value."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    install_redacting_filter(handler)
+    logger = logging.getLogger("auth")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("Xk3q8Zrm2Lp0 is the request id")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == "auth: Xk3q8Zrm2Lp0 is the request id\n"

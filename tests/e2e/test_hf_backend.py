@@ -21,12 +21,12 @@ from mcp import Client
 
 from space_factory.backends.hf.jobs import RUN_LABEL, STATUS_TTL_SECONDS
 from space_factory.server.app import create_app
-from tests.hub_emulator import fixtures
+from tests.e2e.cli_helpers import cli
 from tests.hub_emulator.fixtures import ALICE, client_env, hf_factory
-from tests.hub_emulator.server import HubEmulator, Logged
+from tests.hub_emulator.server import HubEmulator
+from tests.hub_emulator.state import Logged
 from tests.tools.helpers import call
 
-hub_emulator, hub = fixtures.hub_emulator, fixtures.hub
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 BUILD_TIMEOUT = 600
 POLL_BUDGET = 2
@@ -125,23 +125,17 @@ async def test_an_agent_builds_a_private_space_on_the_hf_backend(hub: HubEmulato
           f"refresh costing {sorted({len(p) for p in refreshing})}")
 
 
-def cli(env: dict[str, str], *args: str) -> tuple[int, Any, str]:
-    done = subprocess.run([sys.executable, "-m", "space_factory", *args, "--json"], capture_output=True, text=True,
-                          timeout=BUILD_TIMEOUT, check=False, env=env)
-    return done.returncode, json.loads(done.stdout) if done.stdout.strip() else None, done.stderr
-
-
 def test_the_cli_builds_on_the_hf_backend_as_it_does_locally(hub: HubEmulator, tiny_models: dict[str, str]) -> None:
     """DESIGN §8: `space-factory build MODEL --backend hf --wait --json` gives the run's state with its gate,
     like the local backend (both are timed for the issue's measurement)."""
     model = tiny_models["tiny-bert-cls"]
     env = client_env(hub, ALICE.token)
     started = time.monotonic()
-    code, state, stderr = cli(env, "build", model, "--backend", "hf", "--wait")
+    code, state, stderr = cli("build", model, "--backend", "hf", "--wait", env=env, timeout=BUILD_TIMEOUT)
     hf_seconds = time.monotonic() - started
     assert code == 0 and state["gate_status"] == "full_inference_passed", stderr[-3000:]
     assert state["backend"] == "hf" and state["owner"] == "alice" and state["space"]["id"].startswith("alice/")
-    code, runs, _ = cli(env, "runs", "--backend", "hf")
+    code, runs, _ = cli("runs", "--backend", "hf", env=env, timeout=BUILD_TIMEOUT)
     assert code == 0 and state["run_id"] in [r["run_id"] for r in runs]
     assert ALICE.token not in stderr
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FACTORY_HOME, HF_HOME
-from tests.e2e.cli_helpers import cli, processes_mentioning, run_dir, wait_for
+from tests.e2e.cli_helpers import cli, run_dir
+from tests.support.processes import processes_mentioning
 from tests.support.tiny_models import install_into_cache
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -69,6 +71,7 @@ def test_a_model_of_unknown_task_ends_with_a_technical_blocker_and_no_space(
 
 
 def test_a_task_without_a_template_is_never_faked(tiny_models: dict[str, str]) -> None:
+    """A task no template covers (text-to-image) ends as a technical blocker (exit 3), never a stand-in app."""
     code, state, _ = cli("build", tiny_models["tiny-gpt2"], "--task", "text-to-image", "--wait")
     assert code == 3
     assert state["gate_status"] == "technical_blocker"
@@ -91,6 +94,7 @@ def test_an_app_that_crashes_at_start_is_runtime_failed_with_its_log(
 
 
 def test_a_predict_that_raises_is_health_only(tiny_models: dict[str, str], tmp_path: Path) -> None:
+    """A widget prompt past the model's positions makes predict raise: the app is up, the gate only health_only."""
     long_prompt = " ".join(["the cat sat on the mat"] * 60)  # far past the tiny GPT-2's 128 positions
 
     def long_widget(folder: Path) -> None:
@@ -117,14 +121,14 @@ def test_cancel_during_the_build_ends_canceled_with_no_process_left(tiny_models:
         _, view, _ = cli("status", run_id)
         return view if view["state"]["space"]["id"] else None
 
-    space_id = wait_for(building, timeout=120, what="the Space to be created")["state"]["space"]["id"]
+    space_id = wait_until(building, 120, "the Space to be created")["state"]["space"]["id"]
     code, state, _ = cli("cancel", run_id)
     assert code == 0 and state["status"] == "canceled"
     _, gate, _ = cli("gate", run_id)
     assert gate["status"] == "canceled"
     assert processes_mentioning(run_id) == []
     space_folder = FACTORY_HOME / "spaces" / space_id
-    wait_for(lambda: processes_mentioning(str(space_folder)) == [], timeout=30, what="the Space's processes to end")
+    wait_until(lambda: processes_mentioning(str(space_folder)) == [], 30, "the Space's processes to end")
     _, view, _ = cli("status", run_id)
     assert view["state"]["status"] == "canceled" and view["terminal"] is True
 
@@ -132,15 +136,15 @@ def test_cancel_during_the_build_ends_canceled_with_no_process_left(tiny_models:
 def test_kill_9_of_the_worker_makes_status_report_failed(tiny_models: dict[str, str]) -> None:
     _, state, _ = cli("build", tiny_models["tiny-bert-ner"])
     run_id = state["run_id"]
-    worker_pids = wait_for(lambda: [p for p in processes_mentioning(f"worker {run_id}")
-                                    if "job_process" not in Path(f"/proc/{p}/cmdline").read_text()],
-                           timeout=60, what="the worker process")
+    worker_pids = wait_until(lambda: [p for p in processes_mentioning(f"worker {run_id}")
+                                      if "job_process" not in Path(f"/proc/{p}/cmdline").read_text()],
+                             60, "the worker process")
     os.kill(worker_pids[0], signal.SIGKILL)
 
     def settled() -> dict | None:
         _, view, _ = cli("status", run_id)
         return view if view["terminal"] else None
 
-    view = wait_for(settled, timeout=60, what="the run to settle")
+    view = wait_until(settled, 60, "the run to settle")
     assert view["state"]["status"] == "failed"
     assert "SIGKILL" in view["state"]["error"]

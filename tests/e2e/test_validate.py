@@ -4,16 +4,17 @@ the build pipeline uses, so an echo or a constant never passes (issue: foundatio
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.cli_helpers import cli, wait_for
+from tests.e2e.cli_helpers import cli
+from tests.support.ports import free_port
+from tests.support.tokens import fake_token
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,18 +41,12 @@ demo.launch(server_name="127.0.0.1", server_port=int(os.environ["PORT"]))
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def scaffold_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A plain Gradio app with no /health route whose endpoints fake inference."""
     folder = tmp_path_factory.mktemp("scaffold")
     (folder / "app.py").write_text(ECHO_APP)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env={**os.environ, "PORT": str(port)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
@@ -63,7 +58,7 @@ def scaffold_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             return proc.poll() is not None
 
     try:
-        wait_for(up, timeout=120, what="the scaffold app")
+        wait_until(up, 120, "the scaffold app")
         assert proc.poll() is None, "the scaffold app exited"
         yield url
     finally:
@@ -96,16 +91,9 @@ def test_a_constant_classifier_is_health_only_never_passed(scaffold_app: str) ->
     assert "constant" in {c["name"]: c for c in gate["checks"]}["output_valid"]["detail"]
 
 
-def test_an_app_that_is_not_there_is_runtime_failed(tmp_path: Path) -> None:
-    env_timeout = os.environ.get("SPACE_FACTORY_VALIDATE_TIMEOUT")
-    os.environ["SPACE_FACTORY_VALIDATE_TIMEOUT"] = "3"
-    try:
-        code, gate, _ = cli("validate", f"http://127.0.0.1:{_free_port()}/", "--task", "fill-mask")
-    finally:
-        if env_timeout is None:
-            os.environ.pop("SPACE_FACTORY_VALIDATE_TIMEOUT")
-        else:
-            os.environ["SPACE_FACTORY_VALIDATE_TIMEOUT"] = env_timeout
+def test_an_app_that_is_not_there_is_runtime_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPACE_FACTORY_VALIDATE_TIMEOUT", "3")
+    code, gate, _ = cli("validate", f"http://127.0.0.1:{free_port()}/", "--task", "fill-mask")
     assert code == 3
     assert gate["status"] == "runtime_failed"
 
@@ -113,3 +101,21 @@ def test_an_app_that_is_not_there_is_runtime_failed(tmp_path: Path) -> None:
 def test_validate_refuses_a_url_with_credentials() -> None:
     code, payload, _ = cli("validate", "http://user:pw@127.0.0.1:9/")
     assert code == 1 and payload["type"] == "InvalidTarget"
+
+
+def test_an_odd_spelling_of_loopback_is_checked_at_the_address_it_means(scaffold_app: str) -> None:
+    """`0x7f000001` is 127.0.0.1: the CLI goes through the same target parser as validate_space (issue 8)."""
+    code, gate, _ = cli("validate", scaffold_app.replace("127.0.0.1", "0x7f000001"), "--task", "text-generation")
+    assert code == 3 and gate["status"] == "health_only"
+    assert gate["space"]["url"] == scaffold_app
+
+
+@pytest.mark.parametrize("target", ["http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/",
+                                    "http://2130706433:9/?token={token}", "http://127.0.0.1:9/#access_token={token}",
+                                    "http://metadata.google.internal/"])
+def test_validate_refuses_what_the_tool_refuses_and_echoes_no_secret(target: str) -> None:
+    """The CLI and validate_space share the parser: the same refusals, before anything connects."""
+    token = fake_token()
+    code, payload, stderr = cli("validate", target.format(token=token))
+    assert code == 1 and payload["type"] == "InvalidTarget"
+    assert token[3:15] not in payload["error"] + stderr

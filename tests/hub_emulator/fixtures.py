@@ -1,4 +1,4 @@
-"""pytest fixtures around the Hub emulator; test modules import the ones they use.
+"""pytest fixtures around the Hub emulator, registered for the whole suite by tests/conftest.py.
 
 The test session runs with `HF_HUB_OFFLINE=1` and huggingface_hub already imported (tests/conftest.py),
 so the in-process Hub client is pointed at the emulator through the library's own module constants
@@ -10,13 +10,13 @@ space_factory is patched.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import huggingface_hub.constants
+import huggingface_hub.utils._xet
 import pytest
 from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
@@ -24,28 +24,41 @@ from space_factory.backends.hf import hf_backend
 from space_factory.config import Settings
 from space_factory.service import Factory
 from tests.hub_emulator import xet
-from tests.hub_emulator.server import HubEmulator, User
+from tests.hub_emulator.server import HubEmulator
+from tests.hub_emulator.state import User
+from tests.support.processes import end_processes_under
+from tests.support.tokens import fake_token
 
-# Fake tokens, made at run time (never a token-shaped literal in the tree): the emulator maps them to users.
-ALICE = User("alice", "hf_" + secrets.token_hex(17))
-BOB = User("bob", "hf_" + secrets.token_hex(17), is_pro=False, can_pay=False)
+# The emulator maps these run-time tokens to its users.
+ALICE = User("alice", fake_token())
+BOB = User("bob", fake_token(), is_pro=False, can_pay=False)
 HF_CACHE = Path(os.environ["HF_HOME"]) / "hub"
+# How long the service waits after a job ended before it reconciles the run: longer than the emulated mount's
+# flush delay (mount.py), much shorter than the real default (45 s, for hf-mount's 30 s flush window).
+JOB_SETTLE_SECONDS = 8.0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hub_emulator(tiny_models: dict[str, str]) -> Iterator[HubEmulator]:
-    """One emulator for the session, serving the tiny models from the session's HF cache."""
+    """An emulator per test module, so each module meets an empty Hub (a user's run list holds only the
+    module's runs), serving the tiny models from the session's HF cache; afterwards nothing it started (jobs,
+    Spaces and their apps) is left running when its folder is deleted."""
     root = Path(tempfile.mkdtemp(prefix="sf-hub-emulator-"))
     emulator = HubEmulator(root, HF_CACHE, [ALICE, BOB]).start()
-    yield emulator
-    emulator.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        end_processes_under(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def hub(hub_emulator: HubEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubEmulator]:
-    """The emulator, with this process's Hub client pointed at it and its faults and request log cleared."""
+    """The emulator, with this process's Hub client pointed at it and its faults and request log cleared;
+    the jobs and Spaces the test started are ended afterwards."""
     hub_emulator.clear()
+    monkeypatch.setenv("SPACE_FACTORY_JOB_SETTLE_SECONDS", str(JOB_SETTLE_SECONDS))
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", hub_emulator.url)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     original = xet.install(hub_emulator.url)
@@ -54,9 +67,8 @@ def hub(hub_emulator: HubEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[
         yield hub_emulator
     finally:
         enable_progress_bars()
-        import huggingface_hub.utils._xet as xm
-
-        xm.get_xet_session = original
+        huggingface_hub.utils._xet.get_xet_session = original
+        hub_emulator.end_jobs_and_spaces()
         hub_emulator.clear()
 
 

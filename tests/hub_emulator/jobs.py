@@ -12,10 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from space_factory.domain.stages import TERMINAL_JOB_STAGES, JobStage
+from tests.hub_emulator.mount import JobMount
 
 
 def iso_now() -> str:
@@ -28,11 +32,12 @@ class EmulatedJob:
     owner: str
     spec: dict[str, Any]
     folder: Path
-    stage: str = "SCHEDULING"
+    stage: JobStage = JobStage.SCHEDULING
     message: str | None = None
     created_at: str = field(default_factory=iso_now)
     process: subprocess.Popen[bytes] | None = None
     canceled: bool = False
+    ended: bool = False  # the emulator ended it (test teardown): its process must not start any more
 
     def info(self, endpoint: str) -> dict[str, Any]:
         spec = self.spec
@@ -72,20 +77,26 @@ class JobRunner:
 
     Args:
         endpoint: the emulator's URL (the job's HF_ENDPOINT).
-        resolve_volume: maps a volume spec to a local directory (or raises PermissionError).
+        root: where the jobs' folders live.
+        resolve_volume: maps a job owner and a volume spec to a local directory (or raises PermissionError).
         fault_check: called with the job while it runs; returns an error message to kill it with, or None.
+        mount: the emulated hf-mount of a job's writable bucket volume and its local directory (`mount.py`).
     """
 
-    def __init__(self, endpoint: str, root: Path, resolve_volume: Any, fault_check: Any) -> None:
+    def __init__(self, endpoint: str, root: Path, resolve_volume: Callable[[str, dict[str, Any]], Path],
+                 fault_check: Callable[[EmulatedJob], str | None],
+                 mount: Callable[[EmulatedJob, dict[str, Any], Path], JobMount]) -> None:
         self.endpoint = endpoint
         self.root = root
         self.resolve_volume = resolve_volume
         self.fault_check = fault_check
+        self.mount = mount
+        self._lock = threading.Lock()  # a job's process starts, or is refused, atomically with `stop_all`
 
     def start(self, job: EmulatedJob) -> None:
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"job-{job.id}").start()
 
-    def _env(self, job: EmulatedJob, venv: Path) -> dict[str, str]:
+    def _env(self, job: EmulatedJob, venv: Path, mount: JobMount | None) -> dict[str, str]:
         env = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TZ", "TMPDIR") if k in os.environ}
         env.update({
             "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(job.folder),
@@ -96,6 +107,7 @@ class JobRunner:
         })
         env.update({str(k): str(v) for k, v in (job.spec.get("environment") or {}).items()})
         env.update({str(k): str(v) for k, v in (job.spec.get("secrets") or {}).items()})
+        env.update(mount.env() if mount is not None else {})
         return env
 
     def _run(self, job: EmulatedJob) -> None:
@@ -104,32 +116,54 @@ class JobRunner:
             mounts = {str(v["mountPath"]): self.resolve_volume(job.owner, v) for v in job.spec.get("volumes") or []}
             venv = make_job_venv(job.folder)
         except (PermissionError, OSError, subprocess.CalledProcessError) as exc:
-            job.stage, job.message = "ERROR", f"could not start the job: {exc}"
+            job.stage, job.message = JobStage.ERROR, f"could not start the job: {exc}"
             return
         command = [map_paths(str(part), mounts) for part in job.spec.get("command") or []]
         timeout = float(job.spec.get("timeoutSeconds") or 1800)
-        with log.open("ab") as out:
-            job.process = subprocess.Popen(command, cwd=job.folder, env=self._env(job, venv), stdout=out,
+        writable = [v for v in job.spec.get("volumes") or [] if v.get("type") == "bucket" and not v.get("readOnly")]
+        mount = self.mount(job, writable[0], mounts[str(writable[0]["mountPath"])]) if writable else None
+        with log.open("ab") as out, self._lock:
+            if job.ended:
+                return
+            job.process = subprocess.Popen(command, cwd=job.folder, env=self._env(job, venv, mount), stdout=out,
                                            stderr=subprocess.STDOUT, start_new_session=True)
-            job.stage = "RUNNING"
-            deadline = time.monotonic() + timeout
-            while job.process.poll() is None:
-                reason = self.fault_check(job)
-                if reason is None and time.monotonic() > deadline:
-                    reason = "Job timeout"
-                if reason is not None:
-                    self._kill(job)
-                    job.stage, job.message = "ERROR", reason or None  # "" emulates an error without a reason
-                    return
-                time.sleep(0.2)
-        code = job.process.returncode
+            job.stage = JobStage.RUNNING
+        try:
+            self._watch(job, job.process, log, timeout, mount)
+        finally:
+            if mount is not None:
+                mount.drain()  # after the stage is terminal: what the mount still flushes lands later
+
+    def _watch(self, job: EmulatedJob, process: subprocess.Popen[bytes], log: Path, timeout: float,
+               mount: JobMount | None) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._ended(process, within=0.2):
+            if mount is not None:
+                mount.step()
+            reason = self.fault_check(job)
+            if reason is None and time.monotonic() > deadline:
+                reason = "Job timeout"
+            if reason is not None:
+                self._kill(job)
+                job.stage, job.message = JobStage.ERROR, reason or None  # "" emulates an error without a reason
+                return
+        code = process.returncode
         if job.canceled:
-            job.stage, job.message = "CANCELED", "Job canceled by user"
+            job.stage, job.message = JobStage.CANCELED, "Job canceled by user"
         elif code == 0:
-            job.stage, job.message = "COMPLETED", None
+            job.stage, job.message = JobStage.COMPLETED, None
         else:
             lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
-            job.stage, job.message = "ERROR", f"exit code {code}" + (f": {lines[-1][:200]}" if lines else "")
+            job.stage, job.message = JobStage.ERROR, f"exit code {code}" + (f": {lines[-1][:200]}" if lines else "")
+
+    @staticmethod
+    def _ended(process: subprocess.Popen[bytes], within: float) -> bool:
+        """Wait up to `within` seconds for the process to exit; True once it has."""
+        try:
+            process.wait(within)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
 
     def _kill(self, job: EmulatedJob) -> None:
         if job.process is not None and job.process.poll() is None:
@@ -142,9 +176,13 @@ class JobRunner:
         if job.process is not None and job.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(job.process.pid, signal.SIGTERM)
-        elif job.stage not in ("COMPLETED", "ERROR"):
-            job.stage, job.message = "CANCELED", "Job canceled by user"
+        elif job.stage not in TERMINAL_JOB_STAGES:
+            job.stage, job.message = JobStage.CANCELED, "Job canceled by user"
 
     def stop_all(self, jobs: list[EmulatedJob]) -> None:
+        """Kill every job's process group, and keep the jobs still being set up from starting one."""
+        with self._lock:
+            for job in jobs:
+                job.ended = True
         for job in jobs:
             self._kill(job)

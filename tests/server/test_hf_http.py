@@ -18,12 +18,10 @@ from space_factory.domain.errors import FactoryError
 from space_factory.server.app import create_app
 from space_factory.server.auth import HfBearerVerifier, HttpAuth
 from space_factory.server.provider import HfFactoryProvider
-from tests.hub_emulator import fixtures
 from tests.hub_emulator.fixtures import ALICE, BOB
 from tests.hub_emulator.server import HubEmulator
 from tests.tools.helpers import call, result_text
 
-hub_emulator, hub = fixtures.hub_emulator, fixtures.hub
 pytestmark = pytest.mark.anyio
 BASE = "http://127.0.0.1:8000"
 ACCEPT = {"Accept": "application/json, text/event-stream"}
@@ -36,7 +34,8 @@ def whoami_calls(hub: HubEmulator) -> int:
 
 @asynccontextmanager
 async def hf_http_app() -> AsyncIterator[httpx2.ASGITransport]:
-    app = create_app(HfFactoryProvider(Settings(backend="hf")), http_auth=HttpAuth.hf(f"{BASE}/mcp"))
+    provider = HfFactoryProvider(Settings(backend="hf"))
+    app = create_app(provider, http_auth=HttpAuth.hf(provider.owner_of, f"{BASE}/mcp"))
     asgi = app.streamable_http_app(stateless_http=True)
     async with app.session_manager.run():
         yield httpx2.ASGITransport(app=asgi)
@@ -51,7 +50,7 @@ async def client_as(transport: httpx2.ASGITransport, token: str) -> AsyncIterato
 
 
 async def test_the_hf_verifier_names_the_tokens_hub_user_and_caches_only_a_digest(hub: HubEmulator) -> None:
-    verifier = HfBearerVerifier()
+    verifier = HfBearerVerifier(HfFactoryProvider(Settings(backend="hf")).owner_of)
     first = await verifier.verify_token(ALICE.token)
     assert first is not None and first.subject == "alice"
     calls = whoami_calls(hub)

@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +17,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from space_factory.domain.phases import TERMINAL_STATUSES
+from tests.support.ports import free_port
+from tests.support.waiting import wait_until
 from tests.tools.helpers import call
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,23 +38,18 @@ def stdio_params(**extra: str) -> StdioServerParameters:
                                  env=server_env(**extra))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait until `url` answers 200; fail at once if the server process exits first."""
+
+    def answers() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}")
         try:
-            if httpx2.get(url, timeout=1).status_code == 200:
-                return
+            return httpx2.get(url, timeout=1).status_code == 200
         except httpx2.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"no answer from {url} after {timeout} s")
+            return False
+
+    wait_until(answers, timeout, f"an answer from {url}")
 
 
 @contextmanager

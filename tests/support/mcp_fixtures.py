@@ -1,25 +1,19 @@
-"""Fixtures for the MCP tests (tools, server, contract): a fresh factory home, the server, a client per era."""
+"""Fixtures for the MCP tests (tools, server, contract): the server over the `factory` fixture, a client per era."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from mcp import Client
 
 from space_factory.service import Factory
-from tests.tools.helpers import MODES, make_app, make_factory
+from tests.tools.helpers import MODES, make_app
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def factory(tmp_path: Path) -> Factory:
-    return make_factory(tmp_path / "home")
 
 
 @pytest.fixture(params=MODES)

@@ -22,11 +22,12 @@ from space_factory.config import Settings
 from space_factory.domain import layout
 from space_factory.domain.gate_status import CheckStatus, GateStatus
 from space_factory.domain.ids import mint_run_id
-from space_factory.domain.phases import TERMINAL_STATUSES, Phase, RunStatus
+from space_factory.domain.phases import Phase, RunStatus
 from space_factory.domain.schemas import ApiParameter, Gate, GateCheck, GateSpace, HowToCall, RunRequest, RunState
 from space_factory.record import RunRecord
 from space_factory.server.app import create_app
 from space_factory.service import Factory
+from tests.support import runs
 
 OWNER = "tester"
 MODES = ["auto", "legacy"]  # 2026-07-28 and 2025-11-25 (DESIGN §10.2: test both eras)
@@ -106,13 +107,8 @@ def passed_gate(space_id: str = "tester/tiny-gpt2-demo-abcdef") -> Gate:
 
 
 async def wait_terminal(factory: Factory, run_id: str, timeout: float = 60) -> RunState:
-    """Poll the service (in a thread, as the tools do) until the run is terminal."""
-    with anyio.fail_after(timeout):
-        while True:
-            state = await anyio.to_thread.run_sync(factory.state, run_id)
-            if state.status in TERMINAL_STATUSES:
-                return state
-            await anyio.sleep(0.2)
+    """`tests.support.runs.wait_terminal` in a worker thread, as the tools call the service."""
+    return await anyio.to_thread.run_sync(runs.wait_terminal, factory, run_id, timeout)
 
 
 def jsonl(path: Path) -> list[dict[str, Any]]:

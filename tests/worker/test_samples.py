@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from space_factory.domain.outputs import sniff_media
+from space_factory.domain.media import sniff_media
 from space_factory.domain.schemas import SampleInput
 from space_factory.domain.tasks import TASKS, InputKind
 from space_factory.worker.samples import Sample, pick_samples, write_png, write_wav

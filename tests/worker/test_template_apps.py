@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import pytest
 
 from space_factory.domain.schemas import ModelCardAnalysis, RuntimeRecommendation, SampleInput
 from space_factory.worker.generate import API_NAME, generate_app
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -230,19 +230,13 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> TinyCache:
     return TinyCache(hf_home=hf_home, repos=repos, env=env, fake_spaces=fake_spaces)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def serve(app_dir: Path, env: dict[str, str]) -> Iterator[str]:
     """Run `python app.py` on a free loopback port until GET /health answers 200; yield the base URL.
 
     The process is always terminated. If it exits or never becomes healthy, the test fails with its log.
     """
-    port = _free_port()
+    port = free_port()
     log_path = app_dir / "app.log"
     env = {**env, "PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1"}
     with log_path.open("wb") as log:

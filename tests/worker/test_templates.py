@@ -186,7 +186,7 @@ def test_readme_front_matter_describes_a_gradio_space(tmp_path: Path, task: str)
     assert API_NAME in readme and "gradio_client" in readme and task in readme
 
 
-def test_zerogpu_plan_wraps_predict_with_spaces_gpu_and_suggests_the_hardware(tmp_path: Path) -> None:
+def test_zerogpu_plan_wraps_predict_with_spaces_gpu_and_suggests_no_unlisted_flavor(tmp_path: Path) -> None:
     """A GPU plan makes the app ZeroGPU-ready: spaces.GPU around predict, the model on cuda when present."""
     directory = _generate(tmp_path, "text-generation", ZEROGPU)
     tree = ast.parse((directory / "app.py").read_text())
@@ -196,7 +196,8 @@ def test_zerogpu_plan_wraps_predict_with_spaces_gpu_and_suggests_the_hardware(tm
     assert [ast.unparse(a) for a in wrap.args] == ["predict"]
     # ZeroGPU finishes its setup in gr.Blocks.launch, so with `spaces` present the app serves that way.
     assert {"demo.launch", "demo.app.add_api_route", "uvicorn.run"} <= _call_names(tree)
-    assert _front_matter((directory / "README.md").read_text())["suggested_hardware"] == "zero-a10g"
+    # zero-a10g is not among the flavors the Hub accepts as suggested_hardware (domain.front_matter).
+    assert "suggested_hardware" not in _front_matter((directory / "README.md").read_text())
 
 
 @pytest.mark.parametrize(
@@ -254,10 +255,11 @@ def test_hostile_card_values_stay_string_literals(tmp_path: Path, task: str) -> 
     assert calls == _call_names(benign)
 
     front = _front_matter((app.directory / "README.md").read_text(encoding="utf-8"))
-    assert set(front) == README_KEYS | {"license", "suggested_hardware"}
+    assert set(front) == README_KEYS | {"license", "license_name"}
     assert front["title"] == HOSTILE
     assert front["models"] == [HOSTILE]
-    assert front["license"] == HOSTILE
+    # A license outside the Hub's list is `other`, named by a slug of the card's text (domain.front_matter).
+    assert front["license"] == "other" and str(front["license_name"]).startswith("he-said-hi-and-bye")
     assert "evil" not in front
 
 

@@ -7,9 +7,12 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from space_factory.domain.schemas import ModelFacts
+from space_factory.domain.hardware_outcomes import HardwareOutcome
+from space_factory.domain.plans import ZeroGpuSlots
+from space_factory.domain.schemas import BackendName, ModelFacts
+from space_factory.domain.stages import TERMINAL_JOB_STAGES, JobStage, SpaceStage
 
 
 class ModelSource(Protocol):
@@ -29,7 +32,14 @@ class Bucket(Protocol):
     """Where run records live: a key → bytes store with appends (a directory locally, an HF bucket remotely).
 
     Keys are POSIX paths relative to the bucket root, built by `domain.layout` only.
+
+    `atomic_append` says whether `append` is atomic across writers (a local directory: `O_APPEND` under a
+    lock). Where it is not (an HF bucket through the API, a job's hf-mount), `append` is a read-modify-write
+    that a concurrent writer can undo, so a log with several writers takes the others' lines through its
+    inbox (`record.RunRecord.post_event`).
     """
+
+    atomic_append: bool
 
     def read(self, key: str) -> bytes | None:
         """The object's bytes, or None if it does not exist."""
@@ -49,6 +59,15 @@ class Bucket(Protocol):
     def append(self, key: str, data: bytes) -> None:
         ...
 
+    def create(self, key: str, data: bytes) -> bytes | None:
+        """Create the object with `data` only if `key` does not exist yet: a claim, such as an idempotency key's.
+
+        Returns None when this call created it, else the bytes that hold the key (the winner's). Of any number
+        of concurrent creates of one key, exactly one gets None and every other gets the winner's bytes
+        (the hf backend converges on that with a claim protocol; see its limits in docs/architecture.md).
+        """
+        ...
+
     def list(self, prefix: str) -> list[str]:
         """The immediate child names under `prefix` (a directory-like key)."""
         ...
@@ -60,20 +79,20 @@ class Bucket(Protocol):
 
 @dataclass(frozen=True)
 class JobStatus:
-    """A job as its runner sees it. `stage` uses the Hub's job stages (RUNNING, COMPLETED, ERROR, CANCELED)."""
+    """A job as its runner sees it, in the Hub's job stages."""
 
     id: str
-    stage: str
+    stage: JobStage
     message: str | None = None
     exit_code: int | None = None
     url: str | None = None
+    # Ended, but what it wrote through a mounted bucket may still be arriving (the Hub's mount flushes
+    # seconds after a close): readers wait for `settling` to clear before reconciling a run from this status.
+    settling: bool = False
 
     @property
     def terminal(self) -> bool:
         return self.stage in TERMINAL_JOB_STAGES
-
-
-TERMINAL_JOB_STAGES = frozenset({"COMPLETED", "ERROR", "CANCELED", "DELETED"})
 
 
 class JobRunner(Protocol):
@@ -91,14 +110,21 @@ class JobRunner(Protocol):
 
 @dataclass(frozen=True)
 class SpaceRuntime:
-    """A Space's runtime as the Hub reports it (stages: BUILDING, APP_STARTING, RUNNING, BUILD_ERROR, …)."""
+    """A Space's runtime as the Hub reports it."""
 
     space_id: str
-    stage: str
+    stage: SpaceStage
     hardware: str | None = None
     requested_hardware: str | None = None
     url: str | None = None
     message: str | None = None
+
+
+class HardwareResult(NamedTuple):
+    """What a hardware request came to: one of the named outcomes (DESIGN §6) and, in our words, why."""
+
+    outcome: HardwareOutcome
+    detail: str
 
 
 class SpaceHost(Protocol):
@@ -119,8 +145,16 @@ class SpaceHost(Protocol):
         """The `build` or `run` log, as text (untrusted: redact before storing)."""
         ...
 
-    def request_hardware(self, space_id: str, flavor: str) -> tuple[str, str]:
-        """Ask for `flavor`; returns `(HardwareOutcome value, detail)` — never raises for the named outcomes."""
+    def grant_model_access(self, space_id: str, model: str) -> bool:
+        """Let the Space's app download `model` at start-up when that needs the owner's token (gated, private).
+
+        Called before the upload, so the app starts with it. The token goes only through the host's secrets
+        (the Space's `HF_TOKEN` secret on the Hub), never into a file. True if the Space was given it.
+        """
+        ...
+
+    def request_hardware(self, space_id: str, flavor: str) -> HardwareResult:
+        """Ask for `flavor`; never raises for the named outcomes (an unknown flavor is `NOT_AVAILABLE`)."""
         ...
 
     def stop(self, space_id: str) -> bool:
@@ -132,15 +166,29 @@ class SpaceHost(Protocol):
         ...
 
 
+class HostingPlan(Protocol):
+    """What the owner's plan lets it host, counted where the Spaces are."""
+
+    def zerogpu_slots(self) -> ZeroGpuSlots:
+        """The owner's ZeroGPU slots: the plan's limit and the Spaces that hold one.
+
+        Raises:
+            BackendError: the Spaces could not be listed.
+        """
+        ...
+
+
 @dataclass
 class Backend:
     """One backend's parts, bound to one owner (the caller whose runs and Spaces they are)."""
 
-    name: str
+    name: BackendName
     owner: str
     bucket: Bucket
     jobs: JobRunner
     spaces: SpaceHost
     models: ModelSource
-    # Whether the owner may use ZeroGPU (a PRO account, from whoami); None where unknown or irrelevant (local).
+    # Whether the owner's plan lets it host ZeroGPU Spaces at all (domain.plans); None where unknown or irrelevant.
     zerogpu_allowed: bool | None = None
+    # The owner's hosting limits (ZeroGPU slots), counted before a launch; None where nothing is limited (local).
+    hosting: HostingPlan | None = None

@@ -13,15 +13,37 @@ server path.
       + RunNotFinished
       + ModelNotFound
       + ModelGated
+      + NoTemplate
       + SpaceExists
-      + HardwareNotAvailable
+      + CostNotConfirmed
+      + NoZeroGpuSlot
       + BackendError
         - TokenScopeMissing
+          - TokenRefused
         - BillingRequired
         - RateLimited
+        - SpaceCardRejected
 """
 
 from __future__ import annotations
+
+import unicodedata
+
+from space_factory.domain.tasks import TEMPLATE_TASKS
+
+
+def shown(value: str, limit: int = 200) -> str:
+    """How a message quotes an untrusted input: control and format characters dropped, cut to `limit`, quoted.
+
+    Dropping them (rather than escaping them as `repr` does) keeps a token that a line break or a
+    zero-width character split into pieces whole, so the redactor every message passes through sees it.
+
+    Example:
+        >>> shown("owner/na\\nme")
+        "'owner/name'"
+    """
+    clean = "".join(ch for ch in value if unicodedata.category(ch)[0] != "C")
+    return repr(clean[:limit])
 
 
 class FactoryError(Exception):
@@ -35,7 +57,7 @@ class InvalidInput(FactoryError, ValueError):
 class InvalidRunId(InvalidInput):
     def __init__(self, run_id: str) -> None:
         super().__init__(
-            f"invalid run id: {run_id[:100]!r}. Run ids look like '20261128-171233-tiny-gpt2-4f9a1c' "
+            f"invalid run id: {shown(run_id, 100)}. Run ids look like '20261128-171233-tiny-gpt2-4f9a1c' "
             "(lowercase letters, digits and '-', 8-80 characters); use the run_id launch_build returned."
         )
         self.run_id = run_id
@@ -44,7 +66,7 @@ class InvalidRunId(InvalidInput):
 class InvalidModelId(InvalidInput):
     def __init__(self, model: str, rule: str) -> None:
         super().__init__(
-            f"invalid model id: {model[:200]!r}: {rule}. "
+            f"invalid model id: {shown(model)}: {rule}. "
             "Pass 'owner/name' or 'https://huggingface.co/owner/name'."
         )
         self.model = model
@@ -53,7 +75,7 @@ class InvalidModelId(InvalidInput):
 
 class InvalidSpaceId(InvalidInput):
     def __init__(self, space_id: str, rule: str) -> None:
-        super().__init__(f"invalid Space id: {space_id[:200]!r}: {rule}. Pass 'owner/name'.")
+        super().__init__(f"invalid Space id: {shown(space_id)}: {rule}. Pass 'owner/name'.")
         self.space_id = space_id
         self.rule = rule
 
@@ -61,7 +83,7 @@ class InvalidSpaceId(InvalidInput):
 class InvalidTarget(InvalidInput):
     def __init__(self, target: str, rule: str) -> None:
         super().__init__(
-            f"invalid validation target: {target[:200]!r}: {rule}. "
+            f"invalid validation target: {shown(target)}: {rule}. "
             "Pass an app URL (http://127.0.0.1:7860/) or a Space id ('owner/name')."
         )
         self.target = target
@@ -108,11 +130,30 @@ class SpaceExists(FactoryError):
         self.space_id = space_id
 
 
-class HardwareNotAvailable(FactoryError):
-    def __init__(self, flavor: str, backend: str) -> None:
-        super().__init__(f"hardware {flavor!r} is not available on the {backend!r} backend.")
+class NoTemplate(FactoryError):
+    """The task has no Gradio template, so the factory cannot generate an app for it.
+
+    The pipeline turns it into a `technical_blocker` gate rather than a failed run.
+    """
+
+    def __init__(self, task: str | None) -> None:
+        super().__init__(f"no template for task {task!r}; templates exist for: {', '.join(sorted(TEMPLATE_TASKS))}")
+        self.task = task
+
+
+class CostNotConfirmed(FactoryError):
+    """A paid hardware flavor was requested without the user's consent to its hourly price.
+
+    Raised by `Factory.request_hardware` on a billed backend; the agent asks the user, then calls again with
+    `confirm_cost=true`.
+    """
+
+    def __init__(self, flavor: str, hourly_usd: float | None) -> None:
+        cost = f"${hourly_usd:.2f}/hour" if hourly_usd is not None else "a paid hourly rate"
+        super().__init__(f"{flavor!r} costs {cost} while the Space runs. Ask the user, then call again with "
+                         "confirm_cost=true.")
         self.flavor = flavor
-        self.backend = backend
+        self.hourly_usd = hourly_usd
 
 
 class BackendError(FactoryError):
@@ -148,3 +189,39 @@ class RateLimited(BackendError):
     def __init__(self, action: str) -> None:
         super().__init__(f"the Hugging Face Hub rate-limited {action}; wait a minute, then try again.")
         self.action = action
+
+
+class TokenRefused(TokenScopeMissing):
+    """The Hub refused the token itself (401 on `whoami`): mistyped, revoked or expired, not short of a scope."""
+
+    def __init__(self) -> None:
+        BackendError.__init__(
+            self,
+            "the Hugging Face Hub refused the token (HTTP 401): it is mistyped, revoked or expired. Create a new "
+            "one at https://huggingface.co/settings/tokens, then log in again (hf auth login) or set HF_TOKEN.",
+        )
+        self.action = "identify the token's user (whoami)"
+        self.scope = "read"
+
+
+class SpaceCardRejected(BackendError):
+    """The Hub's `validate-yaml` refused the front matter of the README.md the factory generated (a factory bug)."""
+
+    def __init__(self, space_id: str, fields: tuple[str, ...]) -> None:
+        named = "the fields " + ", ".join(fields) if fields else "fields it did not name"
+        super().__init__(
+            f"the Hub refused the README.md front matter generated for {space_id!r} ({named}): a bug in the "
+            "factory, not a problem with the model. Nothing was uploaded; report it with the run id."
+        )
+        self.space_id = space_id
+        self.fields = fields
+
+
+class NoZeroGpuSlot(FactoryError):
+    """The build needs a ZeroGPU slot and the owner has none left; refused before any job starts.
+
+    The message (`domain.plans.ZeroGpuSlots.refusal`) names the Spaces that hold the slots and what to do.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from space_factory.domain.gate_status import CheckStatus, GateStatus, HardwareOutcome
+from space_factory.domain.gate_status import CheckStatus, GateStatus
+from space_factory.domain.hardware import ZEROGPU_FLAVOR, flavor_spec
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.schemas import (
     ApiSchema,
     Blocker,
@@ -17,35 +19,106 @@ from space_factory.domain.schemas import (
     GateSpace,
     HealthResult,
     HowToCall,
+    JsonDict,
     TestResult,
 )
+from space_factory.domain.stages import SPACE_BUILD_ERROR_STAGES, SpaceStage
 
-BUILD_ERROR_STAGES = frozenset({"BUILD_ERROR", "CONFIG_ERROR", "NO_APP_FILE"})
-RUNTIME_ERROR_STAGES = frozenset({"RUNTIME_ERROR", "STOPPED", "PAUSED", "DELETING"})
 # Outcomes of a hardware request that leave the user, not the factory, to act.
 MANUAL_OUTCOMES = frozenset({HardwareOutcome.MANUAL_ACTION_REQUIRED, HardwareOutcome.BILLING_REQUIRED})
+# The readiness vocabulary of a /health answer (the factory's templates answer these) and how long a value may be.
+HEALTH_BODY_FIELDS = ("status", "model", "task", "model_loaded")
+HEALTH_VALUE_CHARS = 200
 
 
 @dataclass
-class GateEvidence:
-    """Everything the gate decides from. Each field is what a phase observed, or None if it never ran."""
+class AppCheck:
+    """What the live check of a running app saw (DESIGN §6), in the one shape the gate reads.
+
+    `worker.checkup.check_app` fills it as each step ends; `GateEvidence` is an `AppCheck`, so the
+    pipeline hands its evidence to the check and nothing is copied, and `facts()` is the check's part
+    of `Gate.evidence`. Each field is None until its step ran.
+    """
+
+    health: HealthResult | None = None
+    api: ApiSchema | None = None
+    test: TestResult | None = None
+    how_to_call: HowToCall | None = None
+
+    def facts(self) -> dict[str, object]:
+        """The check's entries of `Gate.evidence`, in their fixed order and spelling (DESIGN §6)."""
+        facts: dict[str, object] = {}
+        if self.health is not None:
+            facts["health"] = self.health.model_dump(mode="json")
+        if self.test is not None:
+            facts["test_result"] = self.test.model_dump(mode="json")
+        if self.api is not None:
+            facts["api"] = {"chosen": self.api.chosen, "endpoints": [e.api_name for e in self.api.endpoints]}
+        return facts
+
+
+def health_body(raw: object) -> JsonDict | None:
+    """The part of a `/health` answer the gate keeps: the readiness fields, as short scalars.
+
+    The body is the app's own text and may hold anything (a `db_password` once came back through
+    `get_gate`), so only `HEALTH_BODY_FIELDS` survive.
+
+        >>> health_body({"status": "ok", "model_loaded": True, "db_password": "hunter2", "model": ["x"]})
+        {'status': 'ok', 'model_loaded': True}
+    """
+    if not isinstance(raw, dict):
+        return None
+    kept: JsonDict = {}
+    for name in HEALTH_BODY_FIELDS:
+        value = raw.get(name)
+        if isinstance(value, bool | int | float) or (isinstance(value, str) and len(value) <= HEALTH_VALUE_CHARS):
+            kept[name] = value
+    return kept or None
+
+
+@dataclass
+class GateEvidence(AppCheck):
+    """Everything the gate decides from: the live check's `AppCheck` and what the other phases observed.
+
+    Each field is what a phase observed, or None if it never ran.
+    """
 
     canceled: bool = False
     blockers: list[Blocker] = field(default_factory=list)
     space_id: str | None = None
     space_url: str | None = None
-    space_stage: str | None = None
+    space_stage: SpaceStage | None = None
     build_log_tail: str | None = None
     run_log_tail: str | None = None
     needs_gpu: bool = False
     hardware_flavor: str | None = None
     hardware_outcome: HardwareOutcome | None = None
     hardware_detail: str | None = None
-    health: HealthResult | None = None
-    api: ApiSchema | None = None
-    test: TestResult | None = None
-    how_to_call: HowToCall | None = None
+    # The flavor the Space asked for and the one it runs on, read when it reached RUNNING (the Hub may give less:
+    # a ZeroGPU Space without a slot, or of an account that lost PRO, runs on CPU).
+    space_hardware_requested: str | None = None
+    space_hardware_current: str | None = None
     durations_ms: dict[str, int] = field(default_factory=dict)
+
+
+def hardware_shortfall(evidence: GateEvidence) -> str | None:
+    """In words, how the hardware the Space got differs from what it asked for; None if it got it (or unknown).
+
+        >>> hardware_shortfall(GateEvidence(space_hardware_requested="zero-a10g", space_hardware_current="cpu-basic"))
+        'the Space asked for zero-a10g but runs on cpu-basic: no ZeroGPU slot was left, or the plan no longer allows it'
+    """
+    asked, got = evidence.space_hardware_requested, evidence.space_hardware_current
+    if not asked or not got or asked == got:
+        return None
+    why = ": no ZeroGPU slot was left, or the plan no longer allows it" if asked == ZEROGPU_FLAVOR else ""
+    return f"the Space asked for {asked} but runs on {got}{why}"
+
+
+def _gpu_denied(evidence: GateEvidence) -> bool:
+    """A model that needs a GPU, in a Space that asked for one and runs on a CPU."""
+    asked = flavor_spec(evidence.space_hardware_requested or "")
+    got = flavor_spec(evidence.space_hardware_current or "")
+    return evidence.needs_gpu and asked is not None and asked.is_gpu and got is not None and not got.is_gpu
 
 
 def _check(evidence: GateEvidence, name: str, status: CheckStatus, detail: str) -> GateCheck:
@@ -58,10 +131,13 @@ def gate_checks(evidence: GateEvidence) -> list[GateCheck]:
     stage = evidence.space_stage
     if stage is None:
         checks.append(_check(evidence, "build", CheckStatus.SKIPPED, "no Space was built"))
-    elif stage in BUILD_ERROR_STAGES:
+    elif stage in SPACE_BUILD_ERROR_STAGES:
         checks.append(_check(evidence, "build", CheckStatus.FAILED, f"the Space ended in {stage}"))
     else:
         checks.append(_check(evidence, "build", CheckStatus.PASSED, f"the Space reached {stage}"))
+    shortfall = hardware_shortfall(evidence)
+    if shortfall is not None:
+        checks.append(_check(evidence, "hardware", CheckStatus.FAILED, shortfall))
 
     health = evidence.health
     if health is None:
@@ -105,16 +181,26 @@ def gate_checks(evidence: GateEvidence) -> list[GateCheck]:
 def classify_gate(evidence: GateEvidence) -> tuple[GateStatus, str]:
     """Decide the gate status and a one-sentence summary from the evidence.
 
+    A Space on other hardware than it asked for says so in the summary, whatever the status.
+
     Example:
         >>> classify_gate(GateEvidence(canceled=True))[0]
         <GateStatus.CANCELED: 'canceled'>
     """
+    status, summary = _verdict(evidence)
+    shortfall = hardware_shortfall(evidence)
+    if shortfall is not None and status is not GateStatus.CANCELED and shortfall not in summary:
+        summary = f"{summary} Note: {shortfall}."
+    return status, summary
+
+
+def _verdict(evidence: GateEvidence) -> tuple[GateStatus, str]:
     if evidence.canceled:
         return GateStatus.CANCELED, "The run was canceled before a verdict."
     if evidence.blockers:
         titles = "; ".join(b.title for b in evidence.blockers[:3])
         return GateStatus.TECHNICAL_BLOCKER, f"Real inference cannot be wired: {titles}."
-    if evidence.space_stage in BUILD_ERROR_STAGES:
+    if evidence.space_stage in SPACE_BUILD_ERROR_STAGES:
         return GateStatus.BUILD_FAILED, f"The Space never built (stage {evidence.space_stage}); see the build log."
     test = evidence.test
     inference_ok = bool(test and test.ok and test.verdict and test.verdict.ok)
@@ -123,6 +209,10 @@ def classify_gate(evidence: GateEvidence) -> tuple[GateStatus, str]:
         return (GateStatus.MANUAL_HARDWARE_REQUIRED,
                 f"The model needs {evidence.hardware_flavor or 'GPU hardware'}, which this token could not "
                 f"obtain ({evidence.hardware_outcome}); set it on the Space's settings page, then validate again.")
+    if _gpu_denied(evidence) and not inference_ok:
+        return (GateStatus.MANUAL_HARDWARE_REQUIRED,
+                f"The model needs a GPU, but {hardware_shortfall(evidence)}; free a ZeroGPU slot or set the "
+                "hardware on the Space's settings page, then validate again.")
     health = evidence.health
     if health is None or not health.ok:
         stage = evidence.space_stage or "unknown"
@@ -145,18 +235,15 @@ def classify_gate(evidence: GateEvidence) -> tuple[GateStatus, str]:
 def build_gate(evidence: GateEvidence) -> Gate:
     """The full `inference_gate.json` document for the evidence."""
     status, summary = classify_gate(evidence)
-    facts: dict[str, object] = {}
-    if evidence.health is not None:
-        facts["health"] = evidence.health.model_dump(mode="json")
-    if evidence.test is not None:
-        facts["test_result"] = evidence.test.model_dump(mode="json")
-    if evidence.api is not None:
-        facts["api"] = {"chosen": evidence.api.chosen, "endpoints": [e.api_name for e in evidence.api.endpoints]}
+    facts = evidence.facts()
     if evidence.space_stage:
         facts["space_stage"] = evidence.space_stage
     if evidence.hardware_outcome:
         facts["hardware"] = {"flavor": evidence.hardware_flavor, "outcome": str(evidence.hardware_outcome),
                              "detail": evidence.hardware_detail}
+    if hardware_shortfall(evidence) is not None:
+        facts["space_hardware"] = {"requested": evidence.space_hardware_requested,
+                                   "current": evidence.space_hardware_current}
     if status in (GateStatus.BUILD_FAILED, GateStatus.RUNTIME_FAILED):
         facts["build_log_tail"] = evidence.build_log_tail
         facts["run_log_tail"] = evidence.run_log_tail

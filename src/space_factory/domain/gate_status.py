@@ -1,4 +1,4 @@
-"""The full-inference gate's statuses and the hardware request outcomes (DESIGN §6)."""
+"""The full-inference gate's statuses and its checks' statuses (DESIGN §6)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,3 @@ class CheckStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
-
-
-class HardwareOutcome(StrEnum):
-    REQUESTED = "requested"
-    ALREADY_SET = "already_set"
-    MANUAL_ACTION_REQUIRED = "manual_action_required"
-    BILLING_REQUIRED = "billing_required"
-    NOT_AVAILABLE = "not_available"
-    RATE_LIMITED = "rate_limited"
-    ERROR = "error"

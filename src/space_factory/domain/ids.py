@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from space_factory.domain.errors import InvalidModelId, InvalidRunId, InvalidSpaceId
+from space_factory.domain.redaction import REDACTED, Redactor
 
 RUN_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{7,79}$"
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
@@ -19,6 +20,28 @@ _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
 # The Hub's own rule for repo names: letters, digits, '-', '_', '.', no '--' or '..', at most 96 chars.
 _REPO_PART_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 HUB_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co"})
+# The Hub's client also refuses a name that ends in '-' or '.', or in '.git' (huggingface_hub's repo id check).
+_BAD_NAME_ENDS = ("-", ".", ".git")
+_SECRET_SHAPE = "it looks like an access token or another secret, and a secret never names a run, a model or a Space"
+
+_secrets = Redactor()
+
+
+def looks_secret(text: str) -> bool:
+    """Whether the redactor would hide something in `text`: such a text never becomes an id, a slug or a name.
+
+    Example:
+        >>> looks_secret("sshleifer/tiny-gpt2"), looks_secret("owner/hf_" + "a1B2c3D4e5" * 4)
+        (False, True)
+    """
+    return _secrets.redact_text(text) != text
+
+
+def _slug(name: str, pattern: str, length: int) -> str:
+    """A readable slug of `name`, or "" when the name looks secret (then the caller's fallback is used)."""
+    if looks_secret(name):
+        return ""
+    return re.sub(pattern, "-", name.lower()).strip("-")[:length].strip("-")
 
 
 def mint_run_id(model: str, now: datetime | None = None) -> str:
@@ -29,8 +52,7 @@ def mint_run_id(model: str, now: datetime | None = None) -> str:
         '20261128-171233-tiny-gpt2-'
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    name = model.rsplit("/", 1)[-1].lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", name).strip("-")[:40].strip("-") or "model"
+    slug = _slug(model.rsplit("/", 1)[-1], r"[^a-z0-9]+", 40) or "model"
     return f"{stamp}-{slug}-{secrets.token_hex(3)}"
 
 
@@ -75,7 +97,10 @@ def parse_model_id(model: str) -> str:
     if len(value) > 300:
         raise InvalidModelId(value, "it is longer than 300 characters")
     if "://" in value or value.split("/", 1)[0].lower() in HUB_HOSTS:
-        url = urlsplit(value if "://" in value else f"https://{value}")
+        try:
+            url = urlsplit(value if "://" in value else f"https://{value}")
+        except ValueError:  # e.g. an unclosed '[' of an IPv6 host
+            raise InvalidModelId(value, "it is not a well-formed URL") from None
         if url.scheme not in ("http", "https") or (url.hostname or "").lower() not in HUB_HOSTS:
             raise InvalidModelId(value, "URLs must point at huggingface.co")
         segments = [s for s in url.path.split("/") if s]
@@ -89,6 +114,8 @@ def parse_model_id(model: str) -> str:
     result = _validate_repo_id(value, "model")
     if isinstance(result, str):
         raise InvalidModelId(value, result)
+    if looks_secret(value):
+        raise InvalidModelId(REDACTED, _SECRET_SHAPE)  # the message must not carry the secret either
     return value
 
 
@@ -102,15 +129,33 @@ def validate_space_id(space_id: str) -> str:
     return space_id
 
 
+SPACE_NAME_RULE = ("a Space name uses letters, digits, '-', '_' and '.', starts with a letter or digit, has no "
+                   "'--' or '..', does not end in '-', '.' or '.git', ≤ 96 chars")
+
+
+def space_name_problem(name: object) -> str | None:
+    """The rule a Space name (the part after the owner) breaks, or None: the one rule every edge and the worker use."""
+    if not isinstance(name, str) or not _REPO_PART_RE.fullmatch(name) or "--" in name or ".." in name \
+            or name.endswith(_BAD_NAME_ENDS):
+        return SPACE_NAME_RULE
+    if looks_secret(name):
+        return _SECRET_SHAPE
+    return None
+
+
 def validate_space_name(name: str) -> str:
-    """Return a Space name (the part after the owner) unchanged, or raise `InvalidSpaceId`."""
-    if not isinstance(name, str) or not _REPO_PART_RE.fullmatch(name) or "--" in name or ".." in name:
-        raise InvalidSpaceId(str(name), "a Space name uses letters, digits, '-', '_' and '.', ≤ 96 chars")
+    """Return a Space name (the part after the owner) unchanged, or raise `InvalidSpaceId`.
+
+    A name that looks like a secret is refused, and the error then quotes a placeholder instead of it.
+    """
+    problem = space_name_problem(name)
+    if problem is not None:
+        raise InvalidSpaceId(REDACTED if problem is _SECRET_SHAPE else str(name), problem)
     return name
 
 
 def default_space_name(model: str, run_id: str) -> str:
     """A fresh Space name for a run: the model's name plus the run's random suffix, so it never collides."""
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", model.rsplit("/", 1)[-1]).strip("-").lower()[:60] or "model"
+    name = _slug(model.rsplit("/", 1)[-1], r"[^A-Za-z0-9-]+", 60) or "model"
     name = re.sub(r"-{2,}", "-", name)
     return f"{name}-demo-{run_id.rsplit('-', 1)[-1]}"

@@ -36,7 +36,7 @@ from space_factory.domain.hardware import (
     cheapest_gpu_fitting,
     flavor_spec,
 )
-from space_factory.domain.schemas import ModelCardAnalysis, RuntimeRecommendation
+from space_factory.domain.schemas import BackendName, ModelCardAnalysis, RuntimeRecommendation
 from space_factory.domain.tasks import task_spec
 
 __all__ = [
@@ -118,14 +118,16 @@ def _zerogpu(analysis: ModelCardAnalysis, zerogpu_allowed: bool | None) -> tuple
         failed.append("The model needs its own code (trust_remote_code), which the factory does not run "
                       "on ZeroGPU's shared GPUs.")
     if zerogpu_allowed is False:
-        failed.append("The Space's owner cannot use ZeroGPU (it needs a PRO, Team or Enterprise account).")
+        failed.append("The Space's owner cannot host another ZeroGPU Space: its plan allows none or its slots are "
+                      "taken (a free account in good standing hosts 2; PRO, Team or Enterprise accounts more).")
     if failed:
         return False, failed
     fit = f"about {memory:.1f} GB fits" if memory is not None else "the memory need is unknown but may fit"
     reasons = [f"ZeroGPU is possible: a Gradio app for task {analysis.task!r} on {analysis.library}, "
                f"and {fit} the {ZEROGPU_VRAM_GB} GB slice."]
     if zerogpu_allowed is None:
-        reasons.append("ZeroGPU needs a PRO, Team or Enterprise owner; whether this one is, is not known.")
+        reasons.append("Whether the owner has a ZeroGPU slot is not known (a free account in good standing hosts 2 "
+                       "ZeroGPU Spaces, a PRO account 10).")
     return True, reasons
 
 
@@ -135,7 +137,7 @@ def recommend_runtime(
     requested: str | None = None,
     allow_paid_fallback: bool = False,
     zerogpu_allowed: bool | None = None,
-    backend: str = "local",
+    backend: BackendName = "local",
 ) -> RuntimeRecommendation:
     """Recommend the Space hardware for an analysed model.
 
@@ -180,7 +182,8 @@ def recommend_runtime(
                            "the Spaces do not offer.")
         if eligible:
             primary = ZEROGPU_FLAVOR
-            reasons.append("ZeroGPU (zero-a10g, 48 GB slice, free for PRO owners) is the primary hardware.")
+            reasons.append("ZeroGPU (zero-a10g, 48 GB slice, free within the owner's ZeroGPU slots) is the primary "
+                           "hardware.")
             if fallback is not None:
                 reasons.append(f"If ZeroGPU cannot be had, the fixed-GPU fallback is {_gpu_label(fallback)}, "
                                "requested only when paid fallback is allowed.")

@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from space_factory.domain.gate_status import CheckStatus, GateStatus, HardwareOutcome
+from space_factory.domain.gate_status import CheckStatus, GateStatus
+from space_factory.domain.hardware import HardwareFlavor
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.ids import RUN_ID_PATTERN
 from space_factory.domain.phases import Phase, RunStatus
 
@@ -36,7 +38,9 @@ class BuildOptions(_Model):
     """What the caller asked for, beyond the model id."""
 
     task: str | None = Field(None, description="Override the task read from the model card.")
-    hardware: str | None = Field(None, description="Requested Space hardware flavor; default: the recommendation.")
+    hardware: HardwareFlavor | None = Field(
+        None, description="Requested Space hardware flavor; default: the recommendation."
+    )
     allow_paid_fallback: bool = Field(
         False, description="Allow a paid fixed-GPU fallback when ZeroGPU is not possible."
     )
@@ -158,6 +162,16 @@ class RuntimeRecommendation(_Model):
     allow_paid_fallback: bool = False
     hourly_cost_usd: float | None = None
     reasons: list[str] = Field(default_factory=list)
+
+    @property
+    def chosen(self) -> str:
+        """The flavor the plan uses: the fallback when it is planned (and named), else the primary.
+
+        Example:
+            >>> RuntimeRecommendation(primary="cpu-basic", fallback="l4x1", use_fallback=True).chosen
+            'l4x1'
+        """
+        return self.fallback if self.use_fallback and self.fallback else self.primary
 
 
 class TargetSpace(_Model):

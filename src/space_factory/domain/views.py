@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from space_factory.domain.gate_status import HardwareOutcome
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.schemas import Event, ModelCardAnalysis, RunState, RuntimeRecommendation
 
 
@@ -50,4 +50,7 @@ class TracePage(BaseModel):
 
 
 class RunList(BaseModel):
+    """One page of the caller's runs, newest first."""
+
     runs: list[RunState]
+    next_cursor: str | None = Field(None, description="Pass as cursor for the next (older) page; null on the last.")

@@ -1,7 +1,8 @@
 """`create_app`: the Space Factory MCP server, the only place that registers every tool module.
 
-The server holds no run state: the lifespan yields the factory provider only, and every answer is
-read from the run record, so a restarted server or a second replica answers for every run.
+The server holds no run state: the lifespan yields the factory provider and the auth layer's
+`current_caller` only, and every answer is read from the run record, so a restarted server or a second
+replica answers for every run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from space_factory.server import prompts, resources
-from space_factory.server.auth import HttpAuth
+from space_factory.server.auth import HttpAuth, current_caller
+from space_factory.server.error_text import RedactErrors
 from space_factory.tools import analyze, build, gate, hardware, runs, traces
 from space_factory.tools.common import AppState, FactoryProvider
 
@@ -55,12 +57,12 @@ def create_app(factory_provider: FactoryProvider, *, http_auth: HttpAuth | None 
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        yield AppState(provider=factory_provider)
+        yield AppState(provider=factory_provider, caller=current_caller)
 
     auth_kwargs: dict[str, Any] = http_auth.server_kwargs() if http_auth else {}
     app: MCPServer[AppState] = MCPServer(SERVER_NAME, title="Space Factory", version=_version(),
                                          instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING",
-                                         **auth_kwargs)
+                                         middleware=[RedactErrors()], **auth_kwargs)
     for module in TOOL_MODULES:
         module.register(app)
     resources.register(app)

@@ -1,4 +1,8 @@
-"""Which `Factory` serves a caller: the composition root that binds the service to a backend and an owner."""
+"""Which `Factory` serves a caller: the composition root that binds the service to a backend and an owner.
+
+The one place a backend is chosen and built for the service: the MCP server asks per request, the CLI
+once (as the local user, with no subject). Nothing here imports MCP, so the CLI stays light.
+"""
 
 from __future__ import annotations
 
@@ -61,8 +65,7 @@ class HfFactoryProvider:
         self._lock = threading.Lock()
 
     def __call__(self, subject: str | None, token: str | None = None) -> Factory:
-        from space_factory.backends.hf import hf_backend
-        from space_factory.backends.hf.auth import resolve_token
+        from space_factory.backends.hf import hf_backend, resolve_token
 
         token = resolve_token(token)
         key = hashlib.sha256(token.encode()).hexdigest()
@@ -78,6 +81,16 @@ class HfFactoryProvider:
         if subject is not None and subject != factory.backend.owner:
             raise FactoryError("the token's Hub user does not match the authenticated caller")
         return factory
+
+    def owner_of(self, token: str) -> str:
+        """The Hub user `token` belongs to (one whoami call), for the HTTP token verifier.
+
+        Raises:
+            FactoryError: the Hub refused the token.
+        """
+        from space_factory.backends.hf import token_owner
+
+        return token_owner(token)
 
 
 def provider_for(settings: Settings) -> LocalFactoryProvider | HfFactoryProvider:

@@ -20,36 +20,15 @@ from functools import partial
 import anyio
 
 from space_factory.config import Settings
-from space_factory.domain.redaction import Redactor
+from space_factory.domain.redaction import install_redacting_filter
 from space_factory.server.app import create_app
-from space_factory.server.auth import HttpAuth
+from space_factory.server.auth import HttpAuth, check_local_listen
 from space_factory.server.provider import HfFactoryProvider, provider_for
 
 __all__ = ["STATELESS_ENV", "serve"]
 
 STATELESS_ENV = "SPACE_FACTORY_HTTP_STATELESS"
 PUBLIC_URL_ENV = "SPACE_FACTORY_PUBLIC_URL"
-
-
-class _RedactingFilter(logging.Filter):
-    """The last net under every log line (STYLE R13): secrets are redacted even from a careless message."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._redactor = Redactor()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = self._redactor.redact_text(message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
-
-
-def _install_log_filter() -> None:
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, _RedactingFilter) for f in handler.filters):
-            handler.addFilter(_RedactingFilter())
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -61,20 +40,23 @@ def serve(args: argparse.Namespace) -> int:
     """Run the server until it is stopped; returns the process exit code.
 
     Raises:
-        FactoryError: the configured backend is not available.
+        FactoryError: the configured backend is not available, or the local backend was asked to listen beyond
+            loopback without `SPACE_FACTORY_HTTP_TOKEN_SHA256`.
     """
     backend = getattr(args, "backend", None)
     settings = Settings(backend=backend) if backend else Settings()
     provider = provider_for(settings)
-    _install_log_filter()
+    for handler in logging.getLogger().handlers:  # the last net under every log line (STYLE R13)
+        install_redacting_filter(handler)
     if args.transport == "stdio":
         anyio.run(create_app(provider).run_stdio_async)
         return 0
     public = os.environ.get(PUBLIC_URL_ENV) or f"http://{args.host}:{args.port}"
     resource = f"{public.rstrip('/')}/mcp"
     if isinstance(provider, HfFactoryProvider):
-        auth, who = HttpAuth.hf(resource), "each token's Hub user"
+        auth, who = HttpAuth.hf(provider.owner_of, resource), "each token's Hub user"
     else:
+        check_local_listen(args.host)  # any token is the local owner: beyond loopback only with a token list
         auth, who = HttpAuth.local(provider.owner, resource), f"owner {provider.owner}"
     app = create_app(provider, http_auth=auth)
     # One line for the operator (uvicorn itself logs only warnings at the SDK's level); never the token.

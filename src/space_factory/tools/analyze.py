@@ -7,7 +7,7 @@ from typing import Any
 from mcp.server import MCPServer
 
 from space_factory.domain.views import AnalysisView
-from space_factory.server.annotations import READ_ONLY_OPEN
+from space_factory.tools.annotations import READ_ONLY_OPEN
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
 from space_factory.tools.params import AllowPaidFallback, ModelRef, Task
 

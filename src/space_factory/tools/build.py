@@ -10,8 +10,8 @@ from mcp.server.mcpserver import Context
 
 from space_factory.domain.phases import TERMINAL_STATUSES
 from space_factory.domain.schemas import BuildOptions, RunState
-from space_factory.server.annotations import LAUNCH, VALIDATE
 from space_factory.service import Factory
+from space_factory.tools.annotations import LAUNCH, VALIDATE
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
 from space_factory.tools.follow import follow_run, launch_view
 from space_factory.tools.params import (

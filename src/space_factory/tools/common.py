@@ -1,8 +1,9 @@
 """What every tool module shares: the caller's `Factory`, and the one error guard around service calls.
 
-The server's lifespan yields an `AppState` holding a `FactoryProvider`; a tool asks for its factory
-with a `FactoryDep` parameter (an SDK resolver, hidden from the input schema), which binds the
-factory to the caller: the authenticated subject over HTTP, the local owner on stdio.
+The server's lifespan yields an `AppState` holding a `FactoryProvider` and a way to name the current
+`Caller` (the server's auth layer decides who that is; tools never read tokens themselves). A tool asks
+for its factory with a `FactoryDep` parameter (an SDK resolver, hidden from the input schema), which
+binds the factory to the caller: the authenticated subject over HTTP, the local owner on stdio.
 
 Service methods are synchronous, so `call_service` runs them in a worker thread, and it is the only
 place where errors cross into MCP (STYLE R7-R8): a `FactoryError` becomes a tool error whose text
@@ -18,20 +19,19 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypeVar
 
 import anyio.to_thread
-from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 
 from space_factory.domain.errors import FactoryError
 from space_factory.domain.redaction import Redactor
-from space_factory.server.auth import NOT_KEPT
 from space_factory.service import Factory
 
-__all__ = ["AppState", "FactoryDep", "FactoryProvider", "call_service", "clean_doc", "factory_for", "internal_error"]
+__all__ = ["AppState", "Caller", "FactoryDep", "FactoryProvider", "call_service", "clean_doc", "factory_for",
+           "internal_error"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,10 +55,31 @@ class FactoryProvider(Protocol):
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the server's auth layer established it for the request being served.
+
+    Attributes:
+        subject: the authenticated subject over HTTP; None on stdio and in-memory connections (the local user).
+        token: the request's own bearer token when the verifier kept it for the backend (hf), else None. A
+            `Caller` lives as long as its request: it is passed to the provider, never stored.
+    """
+
+    subject: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a repr, a log line or a traceback
+
+
+@dataclass(frozen=True)
 class AppState:
-    """What the server's lifespan yields: everything a request needs, and no run state (that lives in the record)."""
+    """What the server's lifespan yields: everything a request needs, and no run state (that lives in the record).
+
+    Attributes:
+        provider: gives the `Factory` of a caller.
+        caller: names the caller of the request being served; called on the event loop, where the request's
+            context (its access token) is visible.
+    """
 
     provider: FactoryProvider
+    caller: Callable[[], Caller]
 
 
 def clean_doc(fn: F) -> F:
@@ -81,13 +102,9 @@ def factory_for(ctx: Context[Any, Any]) -> Factory:
         ToolError: the provider refused the caller; the text says why.
     """
     state: AppState = ctx.request_context.lifespan_context
-    access = get_access_token()
-    subject = access.subject if access is not None else None
-    # The hf verifier keeps the request's token on its AccessToken (request-scoped, never stored elsewhere);
-    # the local verifier keeps a placeholder, which is not a token.
-    token = access.token if access is not None and access.token != NOT_KEPT else None
+    caller = state.caller()
     try:
-        return state.provider(subject, token)
+        return state.provider(caller.subject, caller.token)
     except FactoryError as exc:
         raise ToolError(_redactor.redact_text(str(exc))) from None
     except Exception:

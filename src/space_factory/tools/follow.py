@@ -1,4 +1,8 @@
-"""Following a run inside a tool call: poll the record, send progress, stop at a terminal state or a deadline.
+"""Following a run inside a tool call: `Factory.follow` reads the run, this module sends progress.
+
+The service decides what to read and when to stop (terminal, or the deadline), the same schedule
+as the CLI's `--wait`; each read runs in a worker thread and the waits between reads are awaited, so
+a follow holds no thread while it sleeps.
 
 Progress is advisory (issue 3): a failed send is logged and the call goes on. The progress value
 is the run's phase step (`domain.phases.phase_step`) and only ever grows, as the MCP spec requires,
@@ -8,6 +12,7 @@ so a notification goes out when the run reaches a later phase, with the phase as
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -19,10 +24,9 @@ from space_factory.service import Factory
 from space_factory.tools.common import call_service
 from space_factory.tools.views import LaunchView, run_links
 
-__all__ = ["FOLLOW_POLL_SECONDS", "follow_run", "launch_view"]
+__all__ = ["follow_run", "launch_view"]
 
 logger = logging.getLogger(__name__)
-FOLLOW_POLL_SECONDS = 0.5
 _MAX_MESSAGE = 200
 
 
@@ -33,28 +37,32 @@ async def _send_progress(ctx: Context[Any, Any], step: float, total: float, mess
         logger.debug("progress notification not sent", exc_info=True)
 
 
+def _next_read(reads: Iterator[tuple[RunStatusView, float | None]]) -> tuple[RunStatusView, float | None]:
+    """The next read of a `Factory.follow` (blocking: run it in a worker thread)."""
+    return next(reads)
+
+
 async def follow_run(factory: Factory, run_id: str, wait_seconds: float, ctx: Context[Any, Any]) -> RunStatusView:
-    """Poll `run_id` every `FOLLOW_POLL_SECONDS` until it is terminal or `wait_seconds` have passed.
+    """Follow `run_id` until it is terminal or `wait_seconds` have passed, sending progress as its phase advances.
 
     Returns:
         The last status read. A run still going when the time is up is returned as it is; it does not raise.
     """
-    deadline = anyio.current_time() + wait_seconds
-    since, sent = 0, -1
+    reads = factory.follow(run_id, timeout=wait_seconds)
+    sent = -1
     total = phase_step(Phase.DONE)[1]
     while True:
-        view = await call_service(factory.run_status, run_id, since)
-        since = view.last_seq
+        # The follower yields a last view (wait None) before it ends, so `next` never meets StopIteration here.
+        view, wait = await call_service(_next_read, reads)
         step = total if view.terminal else phase_step(view.state.phase)[0]
         if step > sent:
             sent = step
             latest = view.events[-1].message if view.events else view.state.status.value
             label = view.state.status.value if view.terminal else view.state.phase.value
             await _send_progress(ctx, step, total, f"{label}: {latest}")
-        remaining = deadline - anyio.current_time()
-        if view.terminal or remaining <= 0:
+        if wait is None:
             return view
-        await anyio.sleep(min(FOLLOW_POLL_SECONDS, remaining))
+        await anyio.sleep(wait)
 
 
 def launch_view(view: RunStatusView, waited: float) -> LaunchView:

@@ -11,11 +11,10 @@ from typing import Any
 
 from mcp.server import MCPServer
 
-from space_factory.domain.errors import RunNotFinished
 from space_factory.domain.phases import RunStatus
 from space_factory.domain.schemas import RunId
-from space_factory.server.annotations import READ_ONLY
 from space_factory.service import Factory
+from space_factory.tools.annotations import READ_ONLY
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
 from space_factory.tools.views import GateView
 
@@ -23,17 +22,15 @@ __all__ = ["register"]
 
 
 def _gate_view(factory: Factory, run_id: str) -> GateView:
-    view = factory.run_status(run_id, 2**62)  # the state and poll hint, without reading events
-    state = view.state
+    answer = factory.gate_or_progress(run_id)
+    state, gate = answer.state, answer.gate
     common = {"run_id": run_id, "status": state.status, "phase": state.phase}
     if state.status is RunStatus.FAILED:
         return GateView(**common, ready=False, message=(
             f"The run failed before a gate could be written: {state.error}. Read fetch_trace_redacted(run_id, "
             "'worker') for the cause, fix what it says, then launch_build again."))
-    try:
-        gate = factory.gate(run_id)
-    except RunNotFinished:
-        return GateView(**common, ready=False, next_poll_seconds=view.next_poll_seconds, message=(
+    if gate is None:
+        return GateView(**common, ready=False, next_poll_seconds=answer.next_poll_seconds, message=(
             f"Not finished yet: the run is {state.status.value}, phase {state.phase.value}. Poll get_run_status "
             "until terminal is true, then call get_gate again."))
     return GateView(**common, ready=True, gate_status=gate.status, gate=gate, message=gate.summary)

@@ -1,6 +1,7 @@
 """`request_hardware`: a best-effort hardware change for a run's Space, with the cost confirmed first (DESIGN §6).
 
-A paid flavor needs the user's consent to its hourly price. A client that can ask its user
+A paid flavor needs the user's consent to its hourly price; whether a request needs it, and at what
+price, is the service's rule (`Factory.hardware_price_to_confirm`). A client that can ask its user
 (elicitation) is asked through the SDK's `Resolve`/`Elicit`, which works in both protocol eras: a
 standalone `elicitation/create` on 2025 sessions, an `InputRequiredResult` round on 2026-07-28 ones.
 A client that cannot ask gets the service's `CostNotConfirmed` error, telling the agent to ask the
@@ -26,8 +27,8 @@ from pydantic import BaseModel, Field
 
 from space_factory.domain.hardware import HardwareFlavor, flavor_spec
 from space_factory.domain.schemas import RunId
-from space_factory.server.annotations import HARDWARE
 from space_factory.service import Factory
+from space_factory.tools.annotations import HARDWARE
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
 from space_factory.tools.params import ConfirmCost, Flavor
 from space_factory.tools.views import CostConfirmation, HardwareView
@@ -52,22 +53,10 @@ def _client_can_elicit(ctx: Context[Any, Any]) -> bool:
     return caps is not None and caps.elicitation is not None
 
 
-def _billed_price(factory: Factory, run_id: str, flavor: HardwareFlavor) -> float | None:
-    """The hourly price when this request needs the user's consent, else None.
-
-    Mirrors `Factory.request_hardware`: paid flavors are confirmed on every backend but `local`. A run
-    without a Space gets no question: the service refuses it before any cost arises.
-    """
-    spec = flavor_spec(HardwareFlavor(flavor).value)
-    if spec is None or not spec.paid or factory.backend.name == "local":
-        return None
-    return spec.hourly_usd if factory.state(run_id).space.id else None
-
-
 async def _approve_cost(run_id: str, flavor: HardwareFlavor, confirm_cost: bool, factory: FactoryDep,
                         ctx: Context[Any, Any]) -> CostApproval | _NotAsked | Elicit[CostApproval]:
     # Re-runs on each 2026-07-28 round, so the question must be the same every time (no timestamps).
-    price = await call_service(_billed_price, factory, run_id, flavor)
+    price = await call_service(factory.hardware_price_to_confirm, run_id, HardwareFlavor(flavor).value)
     if price is None:
         return _NotAsked(reason="not_needed")
     if confirm_cost:

@@ -7,11 +7,13 @@ agent can correct before any of our code runs.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from space_factory.domain.hardware import HardwareFlavor
+from space_factory.domain.ids import space_name_problem
+from space_factory.domain.tasks import TASKS
 from space_factory.service import MAX_TRACE_PAGE
 
 __all__ = [
@@ -36,16 +38,13 @@ __all__ = [
 ]
 
 MAX_WAIT_SECONDS = 600
-DEFAULT_TRACE_PAGE = 16 * 1024
 
-# Every task of `domain.tasks.TASKS` (a test keeps the two equal). Tasks without a template are
+# Every task of the catalog, in its order (the schema's enum order). Tasks without a template are
 # accepted: the run then ends in an honest `technical_blocker` instead of a refused call.
-TaskName = Literal[
-    "text-generation", "text2text-generation", "summarization", "translation", "text-classification",
-    "token-classification", "fill-mask", "feature-extraction", "sentence-similarity", "image-classification",
-    "automatic-speech-recognition", "text-to-image", "text-to-speech", "text-to-audio", "image-to-image",
-    "image-to-text",
-]
+if TYPE_CHECKING:  # a Literal built at run time is a plain string to a type checker
+    TaskName = str
+else:
+    TaskName = Literal[tuple(TASKS)]
 
 ModelRef = Annotated[str, Field(
     min_length=1, max_length=300,
@@ -61,8 +60,20 @@ HardwareChoice = Annotated[HardwareFlavor | None, Field(
                 "else CPU; a paid GPU only with allow_paid_fallback).")]
 AllowPaidFallback = Annotated[bool, Field(
     description="Allow a paid fixed-GPU fallback when ZeroGPU is not possible. Ask the user first: it costs money.")]
+
+
+def _space_name(name: str) -> str:
+    # The worker's own rule (no '--', '..', bad endings, nothing secret-shaped), checked before any run exists.
+    # The error names the rule only, never the value.
+    problem = space_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
 SpaceName = Annotated[
-    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")] | None,
+    Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$"), AfterValidator(_space_name)]
+    | None,
     Field(description="Name of the new Space (without the owner); it must not exist. Default: a fresh name.")]
 IdempotencyKey = Annotated[
     Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")] | None,

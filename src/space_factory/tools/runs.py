@@ -2,30 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
+from pydantic import Field, StringConstraints
 
-from space_factory.domain.phases import TERMINAL_STATUSES
 from space_factory.domain.schemas import RunId
 from space_factory.domain.views import RunList, RunStatusView
-from space_factory.server.annotations import DESTRUCTIVE, READ_ONLY
-from space_factory.service import Factory
+from space_factory.service import MAX_RUNS_CURSOR, Factory
+from space_factory.tools.annotations import DESTRUCTIVE, READ_ONLY
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
 from space_factory.tools.params import Limit, SinceSeq
 from space_factory.tools.views import CancelView
 
 __all__ = ["register"]
 
+# Only a bound and the alphabet here: what a cursor means is the service's to check (`RunsCursor.decode`).
+RunsCursorParam = Annotated[
+    Annotated[str, StringConstraints(min_length=1, max_length=MAX_RUNS_CURSOR, pattern=r"^[A-Za-z0-9_-]+$")] | None,
+    Field(description="Where to continue: next_cursor of the previous answer, unchanged; omit it for the newest runs.")]
+
 
 def _cancel(factory: Factory, run_id: str) -> CancelView:
-    before = factory.state(run_id)
-    state = factory.cancel(run_id)
-    canceled = before.status not in TERMINAL_STATUSES
-    next_step = ("The run is canceled; get_gate shows the canceled gate." if canceled else
+    outcome = factory.cancel_run(run_id)
+    state = outcome.state
+    next_step = ("The run is canceled; get_gate shows the canceled gate." if outcome.canceled else
                  f"The run had already ended ({state.status.value}); nothing was stopped. "
                  "Call get_gate for its verdict.")
-    return CancelView(run_id=run_id, canceled=canceled, status=state.status, state=state, next_step=next_step)
+    return CancelView(run_id=run_id, canceled=outcome.canceled, status=state.status, state=state,
+                      next_step=next_step)
 
 
 def register(app: MCPServer[Any]) -> None:
@@ -42,13 +47,13 @@ def register(app: MCPServer[Any]) -> None:
 
     @app.tool(title="List my runs", annotations=READ_ONLY)
     @clean_doc
-    async def list_runs(factory: FactoryDep, limit: Limit = 20) -> RunList:
+    async def list_runs(factory: FactoryDep, limit: Limit = 20, cursor: RunsCursorParam = None) -> RunList:
         """The caller's runs, newest first, each with its status, phase, Space and gate status.
 
-        Use it to find a run_id again; then get_run_status or get_gate.
+        Use it to find a run_id again; then get_run_status or get_gate. When next_cursor is not null there
+        are older runs: pass it as cursor to get the next page.
         """
-        runs = await call_service(factory.list_runs, limit=limit)
-        return RunList(runs=runs)
+        return await call_service(factory.runs_page, limit=limit, cursor=cursor)
 
     @app.tool(title="Cancel a run", annotations=DESTRUCTIVE)
     @clean_doc

@@ -13,9 +13,10 @@ from mcp.server import MCPServer
 
 from space_factory.domain.schemas import RunId
 from space_factory.domain.views import TracePage
-from space_factory.server.annotations import READ_ONLY
+from space_factory.service import AGENT_TRACE_PAGE
+from space_factory.tools.annotations import READ_ONLY
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
-from space_factory.tools.params import DEFAULT_TRACE_PAGE, Cursor, MaxBytes, TraceKind
+from space_factory.tools.params import Cursor, MaxBytes, TraceKind
 
 __all__ = ["register"]
 
@@ -28,7 +29,7 @@ def register(app: MCPServer[Any]) -> None:
         factory: FactoryDep,
         kind: TraceKind = "worker",
         cursor: Cursor = 0,
-        max_bytes: MaxBytes = DEFAULT_TRACE_PAGE,
+        max_bytes: MaxBytes = AGENT_TRACE_PAGE,
     ) -> TracePage:
         """One page of a run's log or coding-agent trace, with secrets redacted.
 

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from space_factory.domain.gate_status import GateStatus, HardwareOutcome
+from space_factory.domain.gate_status import GateStatus
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.phases import Phase, RunStatus
 from space_factory.domain.schemas import Gate, RunState
 

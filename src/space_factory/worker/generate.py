@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from space_factory.domain.errors import FactoryError, InvalidModelId
+from space_factory.domain.errors import InvalidModelId, NoTemplate
+from space_factory.domain.front_matter import SHORT_DESCRIPTION_MAX, card_license, suggested_hardware
 from space_factory.domain.ids import parse_model_id
 from space_factory.domain.schemas import ModelCardAnalysis, RuntimeRecommendation
-from space_factory.domain.tasks import TASKS, InputKind, TaskSpec, task_spec
+from space_factory.domain.tasks import InputKind, TaskSpec, task_spec
 
 API_NAME = "/predict"
 APP_FILES = ("app.py", "requirements.txt", "README.md")
 TEMPLATE_PACKAGE = "space_factory.worker.templates"
 ZEROGPU_FLAVOR = "zero-a10g"
 MAX_EXAMPLES = 5
-SHORT_DESCRIPTION_MAX = 60  # the Hub rejects a longer short_description
 
 # `{{NAME}}` in a template; replaced in one pass, so a value that itself holds `{{...}}` stays as it is.
 _PLACEHOLDER_RE = re.compile(r"\{\{([A-Z_]+)\}\}")
@@ -54,15 +54,6 @@ _LOOK: dict[str, tuple[str, str, str]] = {  # template -> (emoji, colorFrom, col
     "speech_recognition": ("\U0001f399\ufe0f", "red", "yellow"),
 }
 _DEFAULT_LOOK = ("\U0001f916", "blue", "gray")
-
-
-class NoTemplate(FactoryError):
-    """The task has no Gradio template, so the factory cannot generate an app for it."""
-
-    def __init__(self, task: str | None) -> None:
-        available = ", ".join(sorted(t for t, spec in TASKS.items() if spec.template))
-        super().__init__(f"no template for task {task!r}; templates exist for: {available}")
-        self.task = task
 
 
 @dataclass(frozen=True)
@@ -135,19 +126,12 @@ def generate_app(
     return GeneratedApp(directory=out_dir, files=APP_FILES, task=spec.task, template=spec.template)
 
 
-def planned_flavor(recommendation: RuntimeRecommendation) -> str:
-    """The flavor the Space is created with: the fallback when the plan uses it, else the primary."""
-    if recommendation.use_fallback and recommendation.fallback:
-        return recommendation.fallback
-    return recommendation.primary
-
-
 def plans_gpu(recommendation: RuntimeRecommendation) -> bool:
     """Whether the hardware plan puts the app on a GPU (ZeroGPU or a fixed GPU flavor)."""
     return (
         recommendation.needs_gpu
-        or planned_flavor(recommendation) == ZEROGPU_FLAVOR
-        or not planned_flavor(recommendation).startswith("cpu")
+        or recommendation.chosen == ZEROGPU_FLAVOR
+        or not recommendation.chosen.startswith("cpu")
     )
 
 
@@ -258,11 +242,16 @@ def _readme(
         "models:",
         f"- {yaml_str(analysis.model)}",
     ]
-    if analysis.license:
-        front.append(f"license: {yaml_str(analysis.license)}")
-    flavor = planned_flavor(recommendation)
-    if flavor != "cpu-basic":  # the Hub's default; suggesting it says nothing
-        front.append(f"suggested_hardware: {yaml_str(flavor)}")
+    # validate-yaml refuses values outside the Hub's lists (domain.front_matter): a card's free-text license
+    # becomes `other` + `license_name`, and a flavor the Hub does not list is not suggested at all.
+    license_fields = card_license(analysis.license)
+    if license_fields is not None:
+        front.append(f"license: {yaml_str(license_fields.license)}")
+        if license_fields.license_name is not None:
+            front.append(f"license_name: {yaml_str(license_fields.license_name)}")
+    suggested = suggested_hardware(recommendation.chosen)
+    if suggested is not None:
+        front.append(f"suggested_hardware: {yaml_str(suggested.value)}")
     front.append("---")
     return "\n".join(front) + "\n\n" + _readme_body(analysis.model, spec)
 

@@ -15,21 +15,14 @@ from space_factory.config import Settings
 from space_factory.domain import layout
 from space_factory.domain.ids import validate_run_id
 from space_factory.domain.phases import RunStatus
-from space_factory.domain.redaction import Redactor
+from space_factory.domain.redaction import Redactor, install_redacting_filter
 from space_factory.domain.schemas import RunRequest
+from space_factory.domain.secret_env import secret_values
 from space_factory.record import RunRecord
 from space_factory.worker.pipeline import Pipeline
+from space_factory.worker.worker_log import worker_log_handler
 
-SECRET_ENV = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "OPENAI_API_KEY")
-
-
-class RedactingFormatter(logging.Formatter):
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.redactor = redactor
-
-    def format(self, record: logging.LogRecord) -> str:
-        return self.redactor.redact_text(super().format(record))
+logger = logging.getLogger(__name__)
 
 
 class Canceled(BaseException):
@@ -45,11 +38,15 @@ def run_worker(run_id: str, bucket_dir: Path, settings: Settings | None = None) 
     if request is None:
         sys.stderr.write(f"run {run_id}: no request.json under {bucket_dir}\n")
         return 2
-    redactor = Redactor([os.environ[k] for k in SECRET_ENV if os.environ.get(k)])
-    log_path = DirectoryBucket(bucket_dir).path(record.key(layout.WORKER_LOG))
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_path, encoding="utf-8")
-    handler.setFormatter(RedactingFormatter(redactor))
+    if request.backend == "hf":
+        # The bucket is the job's hf-mount: whole-object writes only, and this worker owns the run's logs.
+        from space_factory.backends.hf.mount import MountedBucket
+
+        record = RunRecord(MountedBucket(bucket_dir), run_id)
+    redactor = Redactor(secret_values(os.environ))
+    handler = worker_log_handler(record.bucket, record.key(layout.WORKER_LOG))
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    install_redacting_filter(handler, redactor)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -71,6 +68,13 @@ def run_worker(run_id: str, bucket_dir: Path, settings: Settings | None = None) 
     try:
         status = Pipeline(record, request, backend, settings, redactor).run()
     except Canceled:
-        logging.getLogger(__name__).warning("worker stopped by SIGTERM (canceled)")
+        logger.warning("worker stopped by SIGTERM (canceled)")
         return 143
+    finally:
+        if request.backend == "hf":
+            from space_factory.backends.hf.budget import LEDGER
+
+            logger.info("this worker's %s", LEDGER.usage().summary())
+        root.removeHandler(handler)
+        handler.close()  # the last lines reach the record (a whole-object log is rewritten on close)
     return 1 if status is RunStatus.FAILED else 0

@@ -16,9 +16,9 @@ from space_factory.backends.base import Backend, SpaceRuntime
 from space_factory.config import Settings
 from space_factory.domain import layout
 from space_factory.domain.analysis import analyze_card
-from space_factory.domain.errors import FactoryError
-from space_factory.domain.gate import BUILD_ERROR_STAGES, RUNTIME_ERROR_STAGES, GateEvidence, build_gate
-from space_factory.domain.gate_status import HardwareOutcome
+from space_factory.domain.backoff import backoff_delays
+from space_factory.domain.errors import FactoryError, RateLimited
+from space_factory.domain.gate import GateEvidence, build_gate
 from space_factory.domain.hardware import is_paid
 from space_factory.domain.ids import default_space_name, validate_space_name
 from space_factory.domain.phases import Phase, RunStatus
@@ -33,15 +33,28 @@ from space_factory.domain.schemas import (
     RuntimeRecommendation,
     TargetSpace,
 )
+from space_factory.domain.stages import (
+    SETTLED_SPACE_STAGES,
+    SPACE_BUILD_ERROR_STAGES,
+    SPACE_RUNTIME_ERROR_STAGES,
+    SpaceStage,
+)
+from space_factory.domain.targets import SpaceTarget, admit, parse_app_url, parse_target
 from space_factory.domain.tasks import task_spec
 from space_factory.record import RunRecord
+from space_factory.worker.checkup import check_app
 from space_factory.worker.generate import NoTemplate, generate_app
+from space_factory.worker.origin import pin_app
 from space_factory.worker.report import render_report
-from space_factory.worker.validate import Validation, validate_app
 
 logger = logging.getLogger(__name__)
 
+# A build is watched quickly at first and after each stage change, then every BUILD_POLL_CEILING_SECONDS: a
+# 5-minute build costs about 60 runtime reads instead of 600 (issue 13, the Hub's request budget).
 BUILD_POLL_SECONDS = 0.5
+BUILD_POLL_CEILING_SECONDS = 5.0
+# After a read the Hub still refused (429) once the client's own retries were spent: let its window pass.
+RATE_LIMITED_WAIT_SECONDS = 30.0
 _LOG_TAIL = 4000
 
 
@@ -96,9 +109,11 @@ class Pipeline:
             return self.finish()
         except FactoryError as exc:
             return self.fail(str(exc))
-        except Exception as exc:
+        except Exception:
+            # The exception's text may hold server paths: the traceback goes to worker.log, the run gets our words.
             logger.exception("worker crashed")
-            return self.fail(f"internal error in the worker: {type(exc).__name__}: {exc}")
+            return self.fail("internal error in the worker: a bug, not a problem with the model. The worker log "
+                             "has the details (fetch_trace_redacted kind 'worker', or space-factory trace RUN_ID).")
 
     def fail(self, message: str) -> RunStatus:
         clean = self.redactor.redact_text(message)
@@ -137,12 +152,12 @@ class Pipeline:
             self.note(Phase.AGENT, f"coding agent: {self.request.agent} (the template is used as generated)")
             runtime = self.create_and_upload(workspace)
         runtime = self.wait_for_build(runtime)
-        if runtime.stage in BUILD_ERROR_STAGES:
+        if runtime.stage in SPACE_BUILD_ERROR_STAGES:
             return
         self.request_hardware_if_needed()
-        if runtime.stage in RUNTIME_ERROR_STAGES or not runtime.url:
+        if runtime.stage in SPACE_RUNTIME_ERROR_STAGES or not runtime.url:
             return
-        self.validate(runtime.url, space_id=self.target.space_id if self.target else None)
+        self.checkup(runtime.url, space_id=self.target.space_id if self.target else None)
 
     def analyze(self) -> None:
         self.step(Phase.ANALYZING, f"reading the model card, config and files of {self.request.model}")
@@ -196,13 +211,18 @@ class Pipeline:
             else default_space_name(self.request.model, self.request.run_id)
         space_id = f"{self.backend.owner}/{name}"
         self.step(Phase.CREATING_SPACE, f"creating the private Space {space_id}")
-        hardware = self.recommendation.fallback if self.recommendation.use_fallback else self.recommendation.primary
+        hardware = self.recommendation.chosen
         runtime = self.backend.spaces.create(space_id, hardware=hardware, private=True)
         self.target = TargetSpace(space_id=space_id, private=True, hardware_requested=hardware,
                                   hardware_current=runtime.hardware)
         self.record.write_model(layout.TARGET_SPACE, self.target)
         self.evidence.space_id = space_id
         self.record.update_state(space={"id": space_id, "stage": runtime.stage, "hardware": runtime.hardware})
+        assert self.analysis is not None
+        # Before the upload: the app downloads its model as soon as it starts.
+        if self.backend.spaces.grant_model_access(space_id, self.analysis.model):
+            self.note(Phase.CREATING_SPACE, f"{self.analysis.model} needs a token to download (gated or private): "
+                      f"{space_id} got the owner's token as its HF_TOKEN secret, never in a file")
         self.step(Phase.UPLOADING, f"uploading the app to {space_id}")
         self.backend.spaces.upload(space_id, workspace, run_id=self.request.run_id)
         return self.backend.spaces.runtime(space_id)
@@ -212,93 +232,123 @@ class Pipeline:
         started = time.monotonic()
         deadline = started + self.settings.space_startup_timeout
         last_stage = None
+        delays = backoff_delays(BUILD_POLL_SECONDS, BUILD_POLL_CEILING_SECONDS)
         while True:
-            runtime = self.backend.spaces.runtime(runtime.space_id)
+            try:
+                runtime = self.backend.spaces.runtime(runtime.space_id)
+            except RateLimited:
+                if time.monotonic() + RATE_LIMITED_WAIT_SECONDS > deadline:
+                    raise
+                self.note(Phase.BUILDING, f"the Hub is rate-limiting this token; reading the Space again in "
+                          f"{RATE_LIMITED_WAIT_SECONDS:.0f} s", level="warning")
+                time.sleep(RATE_LIMITED_WAIT_SECONDS)
+                continue
             if runtime.stage != last_stage:
                 last_stage = runtime.stage
+                delays = backoff_delays(BUILD_POLL_SECONDS, BUILD_POLL_CEILING_SECONDS)  # a new stage: look soon
                 self.record.update_state(space={"stage": runtime.stage, "url": runtime.url,
                                                 "hardware": runtime.hardware})
                 self.note(Phase.BUILDING, f"Space stage {runtime.stage}", stage=runtime.stage)
-            if runtime.stage == "RUNNING" or runtime.stage in BUILD_ERROR_STAGES | RUNTIME_ERROR_STAGES:
+            if runtime.stage in SETTLED_SPACE_STAGES:
                 break
-            if time.monotonic() > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining < 0:
                 self.note(Phase.BUILDING, f"the Space did not start within {self.settings.space_startup_timeout:.0f} s",
                           level="error")
                 break
-            time.sleep(BUILD_POLL_SECONDS)
+            time.sleep(min(next(delays), remaining + 0.01))
         self.timed("build", started)
         self.evidence.space_stage = runtime.stage
         self.evidence.space_url = runtime.url
+        # What the Hub granted, known once the Space runs; a local Space runs on this machine's CPU by design.
+        if runtime.stage == SpaceStage.RUNNING and self.backend.name != "local":
+            self.evidence.space_hardware_requested = runtime.requested_hardware
+            self.evidence.space_hardware_current = runtime.hardware
         if runtime.message:
-            self.note(Phase.BUILDING, runtime.message, level="warning" if runtime.stage != "RUNNING" else "info")
+            level = "info" if runtime.stage == SpaceStage.RUNNING else "warning"
+            self.note(Phase.BUILDING, runtime.message, level=level)
         return runtime
 
     def request_hardware_if_needed(self) -> None:
         r, target = self.recommendation, self.target
         if r is None or target is None:
             return
-        wanted = r.fallback if r.use_fallback else r.primary
+        wanted = r.chosen
         if not r.needs_gpu or not wanted or wanted == target.hardware_current:
             return
         self.step(Phase.REQUESTING_HARDWARE, f"requesting {wanted} for {target.space_id}")
-        outcome, detail = self.backend.spaces.request_hardware(target.space_id, wanted)
-        record = HardwareRequestRecord(flavor=wanted, outcome=HardwareOutcome(outcome), detail=detail,
+        result = self.backend.spaces.request_hardware(target.space_id, wanted)
+        record = HardwareRequestRecord(flavor=wanted, outcome=result.outcome, detail=result.detail,
                                        hourly_cost_usd=r.hourly_cost_usd if is_paid(wanted) else None)
         self.record.append_jsonl(layout.HARDWARE_REQUESTS, record)
-        self.evidence.hardware_flavor, self.evidence.hardware_outcome = wanted, record.outcome
-        self.evidence.hardware_detail = detail
-        self.note(Phase.REQUESTING_HARDWARE, f"hardware {wanted}: {outcome} — {detail}", outcome=outcome)
+        self.evidence.hardware_flavor, self.evidence.hardware_outcome = wanted, result.outcome
+        self.evidence.hardware_detail = result.detail
+        self.note(Phase.REQUESTING_HARDWARE, f"hardware {wanted}: {result.outcome} — {result.detail}",
+                  outcome=result.outcome)
 
     # -- validation ------------------------------------------------------------------------------
 
     def run_validation(self) -> None:
-        target = self.request.options.target or ""
+        # `Factory.validate` parsed and admitted the target; the worker reads it with the same parser.
+        target = parse_target(self.request.model)
+        space_id = target.space_id if isinstance(target, SpaceTarget) else None
+        url = self.request.options.target or ""
+        if space_id is not None:
+            # The Space's own host as its host reports it now: the one place a private Space's token may go.
+            url = self.backend.spaces.runtime(space_id).url or url
         task = self.request.options.task
         self.analysis = ModelCardAnalysis(model=self.request.model, task=task,
                                           task_source="override" if task else "unknown")
-        # A Space id target was resolved to its URL at launch; keep the id to notice a crash.
-        space_id = self.request.model if "://" not in self.request.model else None
         self.evidence.space_id = space_id
-        self.evidence.space_url = target
-        self.evidence.space_stage = "RUNNING"
-        self.record.update_state(space={"id": space_id, "url": target})
-        self.validate(target, space_id=space_id, health_timeout=self.settings.validate_timeout)
+        self.evidence.space_url = url
+        self.evidence.space_stage = SpaceStage.RUNNING
+        self.record.update_state(space={"id": space_id, "url": url})
+        self.checkup(url, space_id=space_id, health_timeout=self.settings.validate_timeout)
 
-    def validate(self, url: str, *, space_id: str | None, health_timeout: float | None = None) -> None:
+    def checkup(self, url: str, *, space_id: str | None, health_timeout: float | None = None) -> None:
+        """The live check of the app at `url` (`worker.checkup`); its evidence lands on `self.evidence`.
+
+        `space_id` names the Space whose own host `url` is: only then do the backend's auth headers (a
+        private Space's token) go with the requests. A URL without a Space passes the edge's address rule.
+        """
         assert self.analysis is not None
         spec = task_spec(self.analysis.task)
+        app = parse_app_url(url)
+        if space_id is None:
+            admit(app, self.backend.name)
+        pinned = pin_app(app, loopback_only=self.backend.name == "local",
+                         headers=self.backend.spaces.auth_headers() if space_id is not None else None)
         self.step(Phase.VALIDATING_HEALTH, f"checking GET /health on {url}")
         started = time.monotonic()
 
-        def crashed() -> str | None:
+        def crash_reason() -> str | None:
             if space_id is None:
                 return None
             runtime = self.backend.spaces.runtime(space_id)
-            return f"the Space is {runtime.stage}" if runtime.stage in RUNTIME_ERROR_STAGES else None
+            return f"the Space is {runtime.stage}" if runtime.stage in SPACE_RUNTIME_ERROR_STAGES else None
 
         def on_step(phase: str, message: str) -> None:
             self.step(Phase(phase), message)
 
-        result: Validation = validate_app(
-            url, spec, self.analysis.sample_inputs, headers=self.backend.spaces.auth_headers(),
+        evidence = check_app(
+            pinned, spec, self.analysis.sample_inputs, evidence=self.evidence, redactor=self.redactor,
             health_timeout=health_timeout or self.settings.space_startup_timeout,
-            predict_timeout=self.settings.predict_timeout, space_id=space_id, still_starting=crashed, on_step=on_step)
+            predict_timeout=self.settings.predict_timeout, space_id=space_id, crash_reason=crash_reason,
+            on_step=on_step)
         self.timed("health", started)
-        self.record.write_model(layout.HEALTH, result.health)
-        self.evidence.health = result.health
-        if result.api is not None:
-            self.record.write_model(layout.API_SCHEMA, result.api)
-            self.evidence.api = result.api
-        if result.test is not None:
-            self.record.write_model(layout.TEST_RESULT, result.test)
-            self.evidence.test = result.test
-            if result.test.call is not None:
-                self.evidence.durations_ms["predict"] = result.test.call.latency_ms or 0
-        self.evidence.how_to_call = result.how_to_call
-        if space_id is not None and not result.health.ok:
-            self.evidence.space_stage = self.backend.spaces.runtime(space_id).stage
-        verdict = result.test.verdict if result.test else None
-        self.note(Phase.VALIDATING_API, f"health {'ok' if result.health.ok else 'failed'}; "
+        health = evidence.health
+        assert health is not None  # check_app always records the health step
+        self.record.write_model(layout.HEALTH, health)
+        if evidence.api is not None:
+            self.record.write_model(layout.API_SCHEMA, evidence.api)
+        if evidence.test is not None:
+            self.record.write_model(layout.TEST_RESULT, evidence.test)
+            if evidence.test.call is not None:
+                evidence.durations_ms["predict"] = evidence.test.call.latency_ms or 0
+        if space_id is not None and not health.ok:
+            evidence.space_stage = self.backend.spaces.runtime(space_id).stage
+        verdict = evidence.test.verdict if evidence.test else None
+        self.note(Phase.VALIDATING_API, f"health {'ok' if health.ok else 'failed'}; "
                   f"output {'valid' if verdict and verdict.ok else 'not verified'}"
                   + (f": {verdict.detail}" if verdict else ""))
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
 import pytest
 
 from space_factory.domain.errors import ModelNotFound, TokenScopeMissing
 from space_factory.domain.phases import RunStatus
-from tests.hub_emulator import fixtures
 from tests.hub_emulator.fixtures import ALICE, BOB, hf_factory
 from tests.hub_emulator.server import HubEmulator
+from tests.support.tokens import fake_token
 
-hub_emulator, hub = fixtures.hub_emulator, fixtures.hub
-BAD_TOKEN = "hf_" + secrets.token_hex(17)  # fake, made at run time; the emulator knows no such user
+BAD_TOKEN = fake_token()  # the emulator knows no such user
 
 
 def test_an_invalid_token_is_a_token_error_without_the_token(hub: HubEmulator) -> None:

@@ -6,36 +6,31 @@ faults and runs jobs and Spaces locally.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from space_factory.backends.hf.spaces import HARDWARE_ATTEMPTS
 from space_factory.domain.errors import FactoryError, RunNotFound
-from space_factory.domain.gate_status import GateStatus, HardwareOutcome
+from space_factory.domain.gate_status import GateStatus
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.phases import RunStatus
 from space_factory.domain.schemas import RunState
+from space_factory.domain.stages import JobStage
 from space_factory.service import Factory
-from tests.hub_emulator import fixtures
+from tests.hub_emulator.faults import BAD_REQUIREMENT
 from tests.hub_emulator.fixtures import ALICE, BOB, hf_factory
-from tests.hub_emulator.server import BAD_REQUIREMENT, HubEmulator
+from tests.hub_emulator.server import HubEmulator
+from tests.support import runs
+from tests.support.waiting import wait_until
 from tests.tools.helpers import write_run
-
-hub_emulator, hub = fixtures.hub_emulator, fixtures.hub
 
 pytestmark = pytest.mark.e2e
 MISSING = "factory-test/not-on-the-hub"
 RUN_TIMEOUT = 300.0
 
 
-def wait_terminal(factory: Factory, run_id: str, timeout: float = RUN_TIMEOUT) -> RunState:
-    deadline = time.monotonic() + timeout
-    while True:
-        view = factory.run_status(run_id)
-        if view.terminal:
-            return view.state
-        assert time.monotonic() < deadline, f"run {run_id} still {view.state.phase} after {timeout} s"
-        time.sleep(0.5)
+def wait_terminal(factory: Factory, run_id: str) -> RunState:
+    """`tests.support.runs.wait_terminal` with the time a build on the emulator may take."""
+    return runs.wait_terminal(factory, run_id, RUN_TIMEOUT)
 
 
 def test_a_500_on_job_creation_is_retried_and_starts_exactly_one_job(hub: HubEmulator) -> None:
@@ -105,17 +100,12 @@ def test_canceling_a_run_cancels_its_job_and_pauses_its_space(hub: HubEmulator, 
     """DESIGN §7 cancel_run on the hf backend: the job is canceled on the Hub and the run ends canceled."""
     factory = hf_factory(ALICE.token)
     run_id = factory.launch(tiny_models["tiny-gpt2"]).run_id
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while factory.run_status(run_id).state.phase.value in ("queued", "starting"):
-        assert time.monotonic() < deadline
-        time.sleep(0.3)
+    wait_until(lambda: factory.run_status(run_id).state.phase.value not in ("queued", "starting"), RUN_TIMEOUT,
+               "the worker to start the build")
     state = factory.cancel(run_id)
     assert state.status is RunStatus.CANCELED and factory.gate(run_id).status is GateStatus.CANCELED
     job = hub.jobs[state.job.id or ""]
-    deadline = time.monotonic() + 30
-    while job.stage != "CANCELED":
-        assert time.monotonic() < deadline, job.stage
-        time.sleep(0.2)
+    wait_until(lambda: job.stage is JobStage.CANCELED, 30, lambda: f"the job to be canceled (still {job.stage})")
     assert any(r.path.endswith("/cancel") for r in hub.hub_requests())
 
 

@@ -19,10 +19,12 @@ from huggingface_hub import HfApi, JobInfo, Volume
 from huggingface_hub.errors import HfHubHTTPError
 
 from space_factory.backends.base import JobStatus
+from space_factory.backends.hf.auth import is_oauth_token
 from space_factory.backends.hf.bucket import HfBucket
-from space_factory.backends.hf.errors import hub_errors, status_of
+from space_factory.backends.hf.errors import hub_errors, hub_stage, status_of
 from space_factory.backends.hf.shipping import build_wheel
 from space_factory.config import Settings
+from space_factory.domain.stages import JobStage
 
 __all__ = ["MOUNT", "RUN_LABEL", "HfJobRunner"]
 
@@ -38,7 +40,7 @@ _FORWARDED = ("space_startup_timeout", "predict_timeout", "validate_timeout", "a
 
 
 def to_job_status(info: JobInfo) -> JobStatus:
-    stage = str(getattr(info.status.stage, "value", info.status.stage))
+    stage = hub_stage(JobStage, info.status.stage, f"read the status of job {info.id}")
     return JobStatus(id=info.id, stage=stage, message=info.status.message or None, url=info.url)
 
 
@@ -60,6 +62,7 @@ class HfJobRunner:
         self.bucket = bucket
         self.settings = settings
         self._seen: dict[str, tuple[float, JobStatus]] = {}
+        self._ended: dict[str, float] = {}  # job id → when it ended (the Hub's finishedAt, else when first seen so)
         self._wheel_key: str | None = None
         self._lock = threading.Lock()
 
@@ -100,40 +103,57 @@ class HfJobRunner:
         script = (f"pip install --quiet --disable-pip-version-check {shlex.quote(wheel)} && "
                   f"exec space-factory worker {shlex.quote(run_id)} --bucket-dir {MOUNT}")
         env = {f"SPACE_FACTORY_{name.upper()}": str(getattr(self.settings, name)) for name in _FORWARDED}
-        with hub_errors("start a Hugging Face Job (needs the 'jobs' scope; Jobs need a PRO or paying account)",
-                        scope="jobs"):
+        # An OAuth token holds only the scopes granted at sign-in; `jobs` is one a sign-in may leave out.
+        needs = ("an OAuth token needs the 'jobs' scope: sign in again and grant it" if is_oauth_token(self._token)
+                 else "needs the 'jobs' scope")
+        with hub_errors(f"start a Hugging Face Job ({needs}; Jobs need a PRO or paying account)", scope="jobs"):
             info = self._retry_5xx(lambda: self.api.run_job(
                 image=self.settings.job_image, command=["sh", "-c", script], env=env,
                 secrets={"HF_TOKEN": self._token}, flavor=self.settings.job_flavor,
                 timeout=self.settings.job_timeout, labels={RUN_LABEL: run_id, "app": "space-factory"},
                 volumes=[Volume(type="bucket", source=self.bucket.bucket_id, mount_path=MOUNT, read_only=False)],
                 namespace=self.namespace, token=self._token), run_id)
-        return self._remember(to_job_status(info))
+        return self._remember(to_job_status(info), info)
 
-    def _remember(self, status: JobStatus) -> JobStatus:
+    def _remember(self, status: JobStatus, info: JobInfo) -> JobStatus:
         with self._lock:
             self._seen[status.id] = (time.monotonic(), status)
-        return status
+            if status.terminal and status.id not in self._ended:
+                finished = info.finished_at.timestamp() if info.finished_at else None
+                self._ended[status.id] = min(finished or time.time(), time.time())
+        return self._settled(status)
+
+    def _settled(self, status: JobStatus) -> JobStatus:
+        """`status`, marked `settling` while an ended job's mount may still be flushing what it wrote.
+
+        hf-mount commits a streaming write at `close()`, but an advanced-writes mount flushes 2 s after the
+        last close and at most 30 s later (its README, "Consistency model"); `job_settle_seconds` covers that.
+        """
+        if not status.terminal:
+            return status
+        with self._lock:
+            ended = self._ended.get(status.id, time.time())
+        return replace(status, settling=time.time() - ended < self.settings.job_settle_seconds)
 
     def status(self, job_id: str) -> JobStatus:
         with self._lock:
             seen = self._seen.get(job_id)
         if seen is not None and (seen[1].terminal or time.monotonic() - seen[0] < STATUS_TTL_SECONDS):
-            return seen[1]
+            return self._settled(seen[1])
         with hub_errors(f"read the status of job {job_id}", scope="jobs"):
             info = self.api.inspect_job(job_id=job_id, namespace=self.namespace, token=self._token)
         status = to_job_status(info)
-        if status.stage == "ERROR" and not status.message:
+        if status.stage == JobStage.ERROR and not status.message:
             # The Hub gave no reason: the job's last output line is the best one (redacted by the service).
             lines = [line for line in self.logs(job_id, tail=20).splitlines() if line.strip()]
             status = replace(status, message=lines[-1][:300] if lines else None)
-        return self._remember(status)
+        return self._remember(status, info)
 
     def cancel(self, job_id: str) -> JobStatus:
         with hub_errors(f"cancel job {job_id}", scope="jobs"):
             self.api.cancel_job(job_id=job_id, namespace=self.namespace, token=self._token)
             info = self.api.inspect_job(job_id=job_id, namespace=self.namespace, token=self._token)
-        return self._remember(to_job_status(info))
+        return self._remember(to_job_status(info), info)
 
     def logs(self, job_id: str, tail: int = 200) -> str:
         """The job's own output (untrusted: redact before storing or showing)."""

@@ -1,7 +1,7 @@
 """Model facts from the Hub: `model_info` plus the card and config.json (DESIGN §2; hf-apis.md §4).
 
-The card and config come from a model repository and are untrusted: they are parsed with the same
-guarded readers the cache source uses, and any parse failure leaves that fact empty.
+The card and config come from a model repository and are untrusted: they are parsed by
+`domain.model_files`, as the cache source's are, and any parse failure leaves that fact empty.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 from huggingface_hub import HfApi
 
 from space_factory.backends.hf.errors import hub_errors
-from space_factory.backends.local.models import _read_card, _read_json
 from space_factory.domain.ids import parse_model_id
+from space_factory.domain.model_files import CARD_READ_BYTES, CONFIG_READ_BYTES, parse_card, parse_config
 from space_factory.domain.schemas import FileEntry, ModelFacts
 
 __all__ = ["HubModelSource"]
@@ -35,10 +35,16 @@ class HubModelSource:
     def __repr__(self) -> str:
         return "HubModelSource()"
 
-    def _download(self, model_id: str, revision: str | None, filename: str) -> Path:
+    def _download(self, model_id: str, revision: str | None, filename: str, limit: int) -> bytes | None:
+        """The first `limit` bytes of a repository file (downloaded to the cache first), or None if unreadable."""
         with hub_errors(f"download {filename} of {model_id}", model=model_id, scope="read"):
-            return Path(self.api.hf_hub_download(model_id, filename, revision=revision, token=self._token,
+            path = Path(self.api.hf_hub_download(model_id, filename, revision=revision, token=self._token,
                                                  cache_dir=self.cache_dir))
+        try:
+            with path.open("rb") as fh:
+                return fh.read(limit)
+        except OSError:
+            return None
 
     def model_facts(self, model: str) -> ModelFacts:
         model_id = parse_model_id(model)
@@ -46,10 +52,10 @@ class HubModelSource:
             info = self.api.model_info(model_id, files_metadata=True, token=self._token)
         names = {s.rfilename: s.size for s in info.siblings or []}
         revision = info.sha
-        card_data, card_text = _read_card(self._download(model_id, revision, "README.md")) \
+        card_data, card_text = parse_card(self._download(model_id, revision, "README.md", CARD_READ_BYTES)) \
             if "README.md" in names else ({}, "")
-        config = _read_json(self._download(model_id, revision, "config.json")) if "config.json" in names \
-            else (info.config if isinstance(info.config, dict) else None)
+        config = parse_config(self._download(model_id, revision, "config.json", CONFIG_READ_BYTES)) \
+            if "config.json" in names else (info.config if isinstance(info.config, dict) else None)
         params = dict(info.safetensors.parameters) if info.safetensors else {}
         return ModelFacts(model=model_id, revision=revision, card_data=card_data, card_text=card_text, config=config,
                           files=[FileEntry(path=p, size=s) for p, s in sorted(names.items())],

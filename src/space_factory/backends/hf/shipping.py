@@ -13,15 +13,16 @@ import importlib.metadata
 import zipfile
 from pathlib import Path
 
-import space_factory
-
 __all__ = ["build_wheel"]
 
 _DIST = "space-factory"
+# The package's root directory, found from this module's own place in it (space_factory/backends/hf/),
+# so shipping needs no import of the package's public face.
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _package_files() -> tuple[Path, list[Path]]:
-    root = Path(space_factory.__file__).resolve().parent
+    root = _PACKAGE_ROOT
     files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
                    and p.suffix not in (".pyc", ".pyo"))
     return root, files

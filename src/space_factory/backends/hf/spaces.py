@@ -1,25 +1,49 @@
-"""The hf backend's Spaces: private Gradio Spaces on the Hub (DESIGN §2, §6)."""
+"""The hf backend's Spaces: private Gradio Spaces on the Hub (DESIGN §2, §6).
+
+What the Hub does that this host copes with (docs/architecture.md, "Ready for the real Hub"):
+- while a Space builds, `hardware.current` is null: the requested flavor stands in for it until RUNNING;
+- a private Space's app answers only behind the Hub's auth proxy at its `host` (else
+  `https://<subdomain>.hf.space`), to requests bearing the owner's token (`auth_headers`);
+- the app downloads its model at start-up, so a gated or private model needs the owner's token as the
+  Space's `HF_TOKEN` secret (`grant_model_access`), set through the secrets API, never in a file;
+- `upload_folder` first sends README.md to `validate-yaml`, whose 400 is a `SpaceCardRejected`.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
 
+import httpx2
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
-from space_factory.backends.base import SpaceRuntime
-from space_factory.backends.hf.errors import hub_errors, status_of
-from space_factory.domain.errors import FactoryError, SpaceExists
-from space_factory.domain.gate_status import HardwareOutcome
+from space_factory.backends.base import HardwareResult, SpaceRuntime
+from space_factory.backends.hf.errors import hub_errors, hub_stage, refusal, server_message, status_of
+from space_factory.domain.errors import (
+    BillingRequired,
+    FactoryError,
+    RateLimited,
+    SpaceCardRejected,
+    SpaceExists,
+    TokenScopeMissing,
+)
 from space_factory.domain.hardware import flavor_spec, is_paid
+from space_factory.domain.hardware_outcomes import HardwareOutcome
+from space_factory.domain.stages import SpaceStage
+from space_factory.domain.targets import HF_SPACE_DOMAIN, space_subdomain
 
 __all__ = ["HARDWARE_ATTEMPTS", "HfSpaceHost"]
 
 HARDWARE_ATTEMPTS = 3
 HARDWARE_BACKOFF_SECONDS = 1.0
+MODEL_TOKEN_SECRET = "HF_TOKEN"  # the variable huggingface_hub (and so transformers) reads the token from
 _LOG_LIMIT = 1_000_000
+# huggingface_hub's words for a validate-yaml 400 (`HfApi._validate_yaml`): a ValueError, one "- message" per error.
+_INVALID_CARD = "Invalid metadata in README.md"
+_FIELD_IN_ERROR = re.compile(r'^-\s*"?([A-Za-z_][A-Za-z0-9_.]{0,40})"?(?=[\s:"]|$)')
 
 
 class HfSpaceHost:
@@ -53,30 +77,62 @@ class HfSpaceHost:
         return self.runtime(space_id)
 
     def upload(self, space_id: str, folder: Path, *, run_id: str) -> None:
-        with hub_errors(f"upload the app to {space_id}", scope="write"):
-            self.api.upload_folder(repo_id=space_id, folder_path=folder, repo_type="space",
-                                   commit_message=f"Space Factory run {run_id}", token=self._token)
+        """Upload the app; `SpaceCardRejected` when the Hub's validate-yaml refuses its README front matter."""
+        try:
+            with hub_errors(f"upload the app to {space_id}", scope="write"):
+                self.api.upload_folder(repo_id=space_id, folder_path=folder, repo_type="space",
+                                       commit_message=f"Space Factory run {run_id}", token=self._token)
+        except ValueError as exc:
+            if isinstance(exc, FactoryError) or not str(exc).startswith(_INVALID_CARD):
+                raise
+            raise SpaceCardRejected(space_id, card_error_fields(str(exc))) from exc
 
-    def _host(self, space_id: str) -> str | None:
+    def grant_model_access(self, space_id: str, model: str) -> bool:
+        if not self._needs_token(model):
+            return False
+        with hub_errors(f"give {space_id} the {MODEL_TOKEN_SECRET} secret its app needs to download {model}",
+                        scope="write"):
+            self.api.add_space_secret(space_id, MODEL_TOKEN_SECRET, self._token, token=self._token,
+                                      description=f"Space Factory: downloads {model} (gated or private)")
+        return True
+
+    def _needs_token(self, model: str) -> bool:
+        """Whether the app could not download `model` without a token: asked as an anonymous client would."""
+        try:
+            info = self.api.model_info(model, token=False)
+        except (HfHubHTTPError, httpx2.HTTPError):
+            # 401/404 hide a private model from anonymous callers; any other failure leaves it unknown, and
+            # with the secret the app can download either way.
+            return True
+        return bool(info.gated) or bool(info.private)
+
+    def _host(self, space_id: str) -> str:
+        """The app's URL: the Hub's `host` for the Space, else its proxy address `https://<subdomain>.hf.space`."""
         with self._lock:
             if space_id in self._hosts:
                 return self._hosts[space_id]
         with hub_errors(f"read the Space {space_id}", scope="read"):
-            host = getattr(self.api.space_info(space_id, token=self._token), "host", None)
-        if host:
-            with self._lock:
-                self._hosts[space_id] = str(host)
-        return str(host) if host else None
+            info = self.api.space_info(space_id, token=self._token)
+        host = getattr(info, "host", None)
+        if not host:
+            subdomain = getattr(info, "subdomain", None) or space_subdomain(space_id)
+            host = f"https://{subdomain}.{HF_SPACE_DOMAIN}"
+        with self._lock:
+            self._hosts[space_id] = str(host)
+        return str(host)
 
     def runtime(self, space_id: str) -> SpaceRuntime:
-        with hub_errors(f"read the runtime of {space_id}", scope="read"):
+        action = f"read the runtime of {space_id}"
+        with hub_errors(action, scope="read"):
             rt = self.api.get_space_runtime(space_id, token=self._token)
-        stage = str(getattr(rt.stage, "value", rt.stage))
+        stage = hub_stage(SpaceStage, rt.stage, action)
         raw = rt.raw if isinstance(rt.raw, dict) else {}
         message = raw.get("errorMessage") or raw.get("message")
-        return SpaceRuntime(space_id=space_id, stage=stage, hardware=_str(rt.hardware),
-                            requested_hardware=_str(rt.requested_hardware),
-                            url=self._host(space_id) if stage == "RUNNING" else None,
+        requested = _str(rt.requested_hardware)
+        # `hardware.current` is null until the Space runs: the requested flavor stands in while it builds.
+        current = _str(rt.hardware) or (requested if stage != SpaceStage.RUNNING else None)
+        return SpaceRuntime(space_id=space_id, stage=stage, hardware=current, requested_hardware=requested,
+                            url=self._host(space_id) if stage == SpaceStage.RUNNING else None,
                             message=str(message) if message else None)
 
     def logs(self, space_id: str, kind: str) -> str:
@@ -86,34 +142,38 @@ class HfSpaceHost:
             text = "\n".join(self.api.fetch_space_logs(space_id, build=kind == "build", token=self._token))
         return text[-_LOG_LIMIT:]
 
-    def request_hardware(self, space_id: str, flavor: str) -> tuple[str, str]:
+    def request_hardware(self, space_id: str, flavor: str) -> HardwareResult:
         if flavor_spec(flavor) is None:
-            return HardwareOutcome.NOT_AVAILABLE.value, f"unknown hardware flavor {flavor[:50]!r}"
+            return HardwareResult(HardwareOutcome.NOT_AVAILABLE, f"unknown hardware flavor {flavor[:50]!r}")
         for attempt in range(HARDWARE_ATTEMPTS):
             try:
-                rt = self.api.request_space_hardware(space_id, flavor, token=self._token)
+                rt = self.api.request_space_hardware(space_id, flavor, token=self._token)  # type: ignore[arg-type]
             except HfHubHTTPError as exc:
                 code = status_of(exc)
-                if code in (401, 403):  # the token may write the Space but not change paid hardware: no retry
-                    return (HardwareOutcome.MANUAL_ACTION_REQUIRED.value,
-                            f"the token may not change the hardware of {space_id} (HTTP {code}); set {flavor} in "
-                            f"the Space settings: https://huggingface.co/spaces/{space_id}/settings")
-                if code == 402:  # billing, not permission: no retry (DESIGN §6)
-                    return (HardwareOutcome.BILLING_REQUIRED.value,
-                            f"{flavor} needs a payment method: https://huggingface.co/settings/billing")
+                refused = refusal(code, f"change the hardware of {space_id}", "write", server_message(exc))
+                if isinstance(refused, TokenScopeMissing):  # may write the Space, not change paid hardware: no retry
+                    return HardwareResult(
+                        HardwareOutcome.MANUAL_ACTION_REQUIRED,
+                        f"the token may not change the hardware of {space_id} (HTTP {code}); set {flavor} in "
+                        f"the Space settings: https://huggingface.co/spaces/{space_id}/settings")
+                if isinstance(refused, BillingRequired):  # billing, not permission: no retry (DESIGN §6)
+                    return HardwareResult(HardwareOutcome.BILLING_REQUIRED,
+                                          f"{flavor} needs a payment method: https://huggingface.co/settings/billing")
                 if code in (400, 404, 422):
-                    return HardwareOutcome.NOT_AVAILABLE.value, f"the Hub refused {flavor} (HTTP {code})"
-                if code is not None and (code == 429 or code >= 500):
+                    return HardwareResult(HardwareOutcome.NOT_AVAILABLE, f"the Hub refused {flavor} (HTTP {code})")
+                rate_limited = isinstance(refused, RateLimited)
+                if rate_limited or (code is not None and code >= 500):
                     if attempt < HARDWARE_ATTEMPTS - 1:
                         time.sleep(HARDWARE_BACKOFF_SECONDS * 2 ** attempt)
                         continue
-                    outcome = HardwareOutcome.RATE_LIMITED if code == 429 else HardwareOutcome.ERROR
-                    return outcome.value, f"the Hub answered HTTP {code} {HARDWARE_ATTEMPTS} times; try later"
-                return HardwareOutcome.ERROR.value, f"the Hub answered HTTP {code}"
+                    outcome = HardwareOutcome.RATE_LIMITED if rate_limited else HardwareOutcome.ERROR
+                    return HardwareResult(outcome, f"the Hub answered HTTP {code} {HARDWARE_ATTEMPTS} times; try later")
+                return HardwareResult(HardwareOutcome.ERROR, f"the Hub answered HTTP {code}")
             current = _str(rt.hardware)
             if current == flavor:
-                return HardwareOutcome.ALREADY_SET.value, f"{space_id} runs on {flavor}"
-            return HardwareOutcome.REQUESTED.value, f"{flavor} requested for {space_id} (now {current or 'unknown'})"
+                return HardwareResult(HardwareOutcome.ALREADY_SET, f"{space_id} runs on {flavor}")
+            return HardwareResult(HardwareOutcome.REQUESTED,
+                                  f"{flavor} requested for {space_id} (now {current or 'unknown'})")
         raise AssertionError("unreachable")
 
     def stop(self, space_id: str) -> bool:
@@ -127,6 +187,23 @@ class HfSpaceHost:
     def auth_headers(self) -> dict[str, str]:
         # A private Space's app answers only with the owner's token (hf-apis.md §5.2).
         return {"Authorization": f"Bearer {self._token}"}
+
+
+def card_error_fields(message: str) -> tuple[str, ...]:
+    """The front-matter fields a validate-yaml refusal names (its `- "license" must be one of …` lines).
+
+    Only the field names are kept: the rest is the Hub's text and never reaches a message.
+
+    Example:
+        >>> card_error_fields('Invalid metadata in README.md.\\n- "license" must be one of [a, b]\\n- "x.y" is bad')
+        ('license', 'x.y')
+    """
+    fields: list[str] = []
+    for line in message.splitlines()[1:]:
+        match = _FIELD_IN_ERROR.match(line.strip())
+        if match and match.group(1) not in fields:
+            fields.append(match.group(1))
+    return tuple(fields)
 
 
 def _str(value: object) -> str | None:

@@ -6,15 +6,19 @@ import fcntl
 import os
 import stat
 import tempfile
+import time
 from contextlib import AbstractContextManager
 from pathlib import Path
 
 from space_factory.backends.local.locks import file_lock
 from space_factory.domain.layout import safe_child
 
+# How long a losing claimant waits for an `O_EXCL` claim's bytes (the winner writes them right after creating it).
+_CLAIM_WRITE_GRACE_SECONDS = 2.0
+
 
 class DirectoryBucket:
-    """A `Bucket` kept in a directory; writes are atomic renames, appends are locked.
+    """A `Bucket` kept in a directory; writes are atomic renames, appends are locked, claims are hard links.
 
     Example:
         >>> import tempfile
@@ -22,6 +26,9 @@ class DirectoryBucket:
         >>> b.write("runs/x/state.json", b"{}"); b.read("runs/x/state.json")
         b'{}'
     """
+
+    # O_APPEND under an flock on a local file system: every writer of a shared log simply appends.
+    atomic_append = True
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -66,6 +73,49 @@ class DirectoryBucket:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    def create(self, key: str, data: bytes) -> bytes | None:
+        """Create `key` only if absent. The bytes are written to a temporary file first and hard-linked into
+        place (`link` fails with EEXIST when the name exists), so the claim is atomic AND a reader never sees
+        it half written; where hard links are refused, `O_CREAT | O_EXCL` does the claim instead."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, target)
+                return None
+            except FileExistsError:
+                return self._claimed_bytes(target)
+            except OSError:  # a file system without hard links
+                return self._create_exclusive(target, data)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def _create_exclusive(self, target: Path, data: bytes) -> bytes | None:
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return self._claimed_bytes(target)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return None
+
+    @staticmethod
+    def _claimed_bytes(target: Path) -> bytes:
+        # Linked claims are whole from the start; an O_EXCL claim may be empty for the moment its winner writes.
+        deadline = time.monotonic() + _CLAIM_WRITE_GRACE_SECONDS
+        while True:
+            data = target.read_bytes()
+            if data or time.monotonic() > deadline:
+                return data
+            time.sleep(0.01)
+
     def append(self, key: str, data: bytes) -> None:
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +129,9 @@ class DirectoryBucket:
         return file_lock(target.with_name(f".{target.name}.lock"))
 
     def list(self, prefix: str) -> list[str]:
+        # One scandir and bare names: no Path object per entry (a listing is on every list_runs page).
         try:
-            return sorted(p.name for p in self.path(prefix).iterdir() if not p.name.startswith("."))
+            with os.scandir(self.path(prefix)) as entries:
+                return sorted(entry.name for entry in entries if not entry.name.startswith("."))
         except (FileNotFoundError, NotADirectoryError):
             return []

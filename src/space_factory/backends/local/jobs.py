@@ -14,6 +14,7 @@ from pathlib import Path
 
 from space_factory.backends.base import JobStatus
 from space_factory.backends.local.process import ProcessRef, end_group, is_alive, spawn_detached
+from space_factory.domain.stages import JobStage
 
 
 def job_id_for(run_id: str) -> str:
@@ -74,20 +75,20 @@ class LocalJobRunner:
         if exit_info is not None:
             code = int(exit_info.get("code", 1))
             if canceled:
-                return JobStatus(job_id, "CANCELED", "canceled by request", code)
+                return JobStatus(job_id, JobStage.CANCELED, "canceled by request", code)
             if code == 0:
-                return JobStatus(job_id, "COMPLETED", None, 0)
+                return JobStatus(job_id, JobStage.COMPLETED, None, 0)
             last = self._last_log_line(job_id)
             message = f"the worker process ended: {describe_exit(code)}" + (f" ({last})" if last else "")
-            return JobStatus(job_id, "ERROR", message, code)
+            return JobStatus(job_id, JobStage.ERROR, message, code)
         ref = self._ref(job_id)
         if ref is None:
-            return JobStatus(job_id, "ERROR", "the job has no process record")
+            return JobStatus(job_id, JobStage.ERROR, "the job has no process record")
         if is_alive(ref):
-            return JobStatus(job_id, "RUNNING")
+            return JobStatus(job_id, JobStage.RUNNING)
         if canceled:
-            return JobStatus(job_id, "CANCELED", "canceled by request")
-        return JobStatus(job_id, "ERROR", "the job process disappeared without recording an exit (killed?)")
+            return JobStatus(job_id, JobStage.CANCELED, "canceled by request")
+        return JobStatus(job_id, JobStage.ERROR, "the job process disappeared without recording an exit (killed?)")
 
     def _last_log_line(self, job_id: str) -> str | None:
         """The last line the job printed outside the worker's own log (e.g. a crash before logging started)."""

@@ -7,45 +7,36 @@ Layout read (the one `hf_hub_download` writes, plain files or symlinks into `blo
 
 Nothing here touches the network, and nothing reads a tensor: safetensors files are read up to the end
 of their JSON header only. The card, config.json and the headers come from a model repository and are
-untrusted: every parse failure is tolerated and leaves that fact empty.
+untrusted: every parse failure is tolerated and leaves that fact empty (the card and config are parsed by
+`domain.model_files`, which the Hub source shares).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import stat
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import huggingface_hub.constants
-import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from space_factory.domain.analysis import select_weight_files
 from space_factory.domain.errors import ModelNotFound
 from space_factory.domain.ids import parse_model_id
+from space_factory.domain.model_files import CARD_READ_BYTES, CONFIG_READ_BYTES, parse_card, parse_config
 from space_factory.domain.safetensors_header import (
     HEADER_PREFIX_BYTES,
     header_length,
     parse_safetensors_header,
 )
-from space_factory.domain.schemas import FileEntry, JsonDict, ModelFacts
+from space_factory.domain.schemas import FileEntry, ModelFacts
 
-__all__ = ["CacheModelSource", "parse_card_yaml", "read_safetensors_params", "split_front_matter"]
+__all__ = ["CacheModelSource", "read_safetensors_params"]
 
 logger = logging.getLogger(__name__)
 
-MAX_README_BYTES = 2 * 1024 * 1024
-MAX_FRONT_MATTER_CHARS = 1_000_000
-MAX_CARD_TEXT_CHARS = 200_000
-MAX_CONFIG_BYTES = 10 * 1024 * 1024
 MAX_FILES = 10_000
-MAX_YAML_DEPTH = 32
 _MAX_REF_BYTES = 256
-# libyaml's safe loader when PyYAML has it (fast, and it refuses deep nesting itself); same safe constructor.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class CacheModelSource:
@@ -83,7 +74,7 @@ class CacheModelSource:
             # No path in the message: it may travel to a remote MCP client (STYLE R6).
             raise ModelNotFound(model_id, "the local Hugging Face cache (HF_HOME)")
         files = _list_files(snapshot)
-        card_data, card_text = _read_card(snapshot / "README.md")
+        card_data, card_text = parse_card(_read_head(snapshot / "README.md", CARD_READ_BYTES))
         safetensors_params: dict[str, int] = {}
         for entry in select_weight_files(files):
             if entry.path.endswith(".safetensors"):
@@ -99,7 +90,7 @@ class CacheModelSource:
             revision=snapshot.name,
             card_data=card_data,
             card_text=card_text,
-            config=_read_json(snapshot / "config.json"),
+            config=parse_config(_read_head(snapshot / "config.json", CONFIG_READ_BYTES)),
             files=files,
             safetensors_params=safetensors_params,
         )
@@ -142,104 +133,13 @@ def _list_files(snapshot: Path) -> list[FileEntry]:
     return sorted(entries, key=lambda e: e.path)
 
 
-def _read_limited(path: Path, limit: int) -> bytes | None:
+def _read_head(path: Path, limit: int) -> bytes | None:
+    """At most `limit` bytes of `path`, or None when it cannot be read (missing, a broken link)."""
     try:
         with path.open("rb") as fh:
             return fh.read(limit)
     except OSError:
         return None
-
-
-def _read_json(path: Path) -> JsonDict | None:
-    raw = _read_limited(path, MAX_CONFIG_BYTES + 1)
-    if raw is None or len(raw) > MAX_CONFIG_BYTES:
-        return None
-    try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        logger.debug("%s is not valid JSON; ignored", path.name)
-        return None
-    return value if isinstance(value, dict) else None
-
-
-def split_front_matter(text: str) -> tuple[str | None, str]:
-    """Split a card into its YAML front matter (between the first two `---` lines) and its body.
-
-    Example:
-        >>> split_front_matter("---\\nlicense: mit\\n---\\n# Title\\n")
-        ('license: mit\\n', '# Title\\n')
-        >>> split_front_matter("# no front matter")
-        (None, '# no front matter')
-    """
-    lines = text.lstrip("\ufeff").splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        return None, text
-    for index, line in enumerate(lines[1:], start=1):
-        if line.strip() == "---":
-            return "".join(lines[1:index]), "".join(lines[index + 1 :])
-    return None, text
-
-
-def _jsonable(value: object, depth: int = 0) -> Any:
-    """YAML values as JSON values: string keys, dates as ISO text, anything else odd dropped."""
-    if depth > MAX_YAML_DEPTH:
-        return None
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [_jsonable(item, depth + 1) for item in value]
-    if isinstance(value, dict):
-        return {
-            str(key): _jsonable(item, depth + 1)
-            for key, item in value.items()
-            if isinstance(key, str | int | float | bool)
-        }
-    return None
-
-
-def parse_card_yaml(front: str) -> object:
-    """`yaml.safe_load` of a card's front matter, refusing what would make it slow.
-
-    Aliases are refused (a "billion laughs" card builds a DAG that costs exponential time to walk), and so
-    is nesting deeper than `MAX_YAML_DEPTH` (PyYAML's pure-Python scanner is quadratic in the nesting depth:
-    5,000 `[` took 12 s). The event stream is checked first, so a hostile document stops early.
-
-    Raises:
-        ValueError: aliases or too deep nesting.
-        yaml.YAMLError: the front matter is not YAML.
-    """
-    depth = 0
-    for event in yaml.parse(front, Loader=_YAML_LOADER):
-        if isinstance(event, yaml.AliasEvent):
-            raise ValueError("YAML aliases are not accepted in a model card")
-        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            depth += 1
-            if depth > MAX_YAML_DEPTH:
-                raise ValueError(f"card YAML nests deeper than {MAX_YAML_DEPTH} levels")
-        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            depth -= 1
-    return yaml.load(front, Loader=_YAML_LOADER)
-
-
-def _read_card(path: Path) -> tuple[JsonDict, str]:
-    raw = _read_limited(path, MAX_README_BYTES)
-    if raw is None:
-        return {}, ""
-    front, body = split_front_matter(raw.decode("utf-8", "replace"))
-    data: object = None
-    if front is not None and len(front) <= MAX_FRONT_MATTER_CHARS:
-        try:
-            data = parse_card_yaml(front)
-        # Card YAML is untrusted: besides YAMLError, PyYAML raises ValueError (huge ints), RecursionError
-        # (deep nesting) and TypeError on some malformed keys. Any failure means "no front matter".
-        except Exception as exc:
-            logger.debug("card front matter of %s does not parse: %s", path.parent.name, type(exc).__name__)
-    card = _jsonable(data)
-    return (card if isinstance(card, dict) else {}), body[:MAX_CARD_TEXT_CHARS]
 
 
 def read_safetensors_params(path: Path) -> dict[str, int]:

@@ -9,14 +9,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from space_factory.backends.base import SpaceRuntime
-from space_factory.backends.local.process import ProcessRef, end_group, is_alive, spawn_detached
+from space_factory.backends.base import HardwareResult, SpaceRuntime
+from space_factory.backends.local.process import ProcessRef, end_group, is_alive, process_start_time, spawn_detached
 from space_factory.backends.local.space_files import read_json, set_runtime, space_dir, write_json_atomic
 from space_factory.domain.errors import InvalidSpaceId, SpaceExists
-from space_factory.domain.gate_status import HardwareOutcome
+from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.ids import validate_space_id
+from space_factory.domain.secret_env import without_secrets
+from space_factory.domain.stages import ACTIVE_SPACE_STAGES, SpaceStage
 
-ACTIVE_STAGES = frozenset({"BUILDING", "APP_STARTING", "RUNNING", "RUNNING_BUILDING", "RUNNING_APP_STARTING"})
 LOCAL_HARDWARE = "cpu-basic"
 _LOG_LIMIT = 1_000_000
 
@@ -50,7 +51,7 @@ class LocalSpaceHost:
             "hardware_requested": hardware, "hardware_current": LOCAL_HARDWARE,
             "created_at": datetime.now(UTC).isoformat(),
         })
-        set_runtime(folder, "NO_APP_FILE")
+        set_runtime(folder, SpaceStage.NO_APP_FILE)
         return self.runtime(space_id)
 
     def upload(self, space_id: str, folder: Path, *, run_id: str) -> None:
@@ -66,7 +67,7 @@ class LocalSpaceHost:
         write_json_atomic(target / "space.json", meta)
         for log in ("build.log", "run.log"):
             (target / log).unlink(missing_ok=True)
-        set_runtime(target, "BUILDING", message=None, url=None, port=None)
+        set_runtime(target, SpaceStage.BUILDING, message=None, url=None, port=None)
         cmd = [sys.executable, "-m", "space_factory.backends.local.supervisor", str(target), str(self.venvs_dir)]
         ref = spawn_detached(cmd, log_path=target / "supervisor.log", pid_path=target / "supervisor.json",
                              env=self.env)
@@ -84,19 +85,19 @@ class LocalSpaceHost:
         folder = self._folder(space_id)
         meta = read_json(folder / "space.json")
         if not meta:
-            return SpaceRuntime(space_id, "NOT_FOUND", message="no such local Space")
+            return SpaceRuntime(space_id, SpaceStage.NOT_FOUND, message="no such local Space")
         data = read_json(folder / "runtime.json")
-        stage = str(data.get("stage", "NO_APP_FILE"))
+        stage = _stage(data.get("stage"))
         message = data.get("message")
-        if stage in ACTIVE_STAGES:
+        if stage in ACTIVE_SPACE_STAGES:
             ref = self._supervisor(folder)
             if ref is None or not is_alive(ref):
                 # The supervisor died without saying so (killed): the Space is down, like a crashed container.
-                stage, message = "RUNTIME_ERROR", "the Space's supervisor process is gone"
+                stage, message = SpaceStage.RUNTIME_ERROR, "the Space's supervisor process is gone"
                 set_runtime(folder, stage, message=message)
         return SpaceRuntime(space_id=space_id, stage=stage, hardware=meta.get("hardware_current"),
                             requested_hardware=meta.get("hardware_requested"),
-                            url=data.get("url") if stage == "RUNNING" else None,
+                            url=data.get("url") if stage == SpaceStage.RUNNING else None,
                             message=str(message) if message else None)
 
     def logs(self, space_id: str, kind: str) -> str:
@@ -111,20 +112,28 @@ class LocalSpaceHost:
         except FileNotFoundError:
             return ""
 
-    def request_hardware(self, space_id: str, flavor: str) -> tuple[str, str]:
+    def request_hardware(self, space_id: str, flavor: str) -> HardwareResult:
         if flavor == LOCAL_HARDWARE:
-            return HardwareOutcome.ALREADY_SET.value, "local Spaces run on this machine's CPU (cpu-basic)"
-        return (HardwareOutcome.NOT_AVAILABLE.value,
-                f"{flavor!r} is not available on the local backend: local Spaces run on this machine's CPU")
+            return HardwareResult(HardwareOutcome.ALREADY_SET, "local Spaces run on this machine's CPU (cpu-basic)")
+        detail = f"{flavor!r} is not available on the local backend: local Spaces run on this machine's CPU"
+        return HardwareResult(HardwareOutcome.NOT_AVAILABLE, detail)
 
     def stop(self, space_id: str) -> bool:
         folder = self._folder(space_id)
         ref = self._supervisor(folder)
-        # The whole group, even when the supervisor itself is gone: an app it left behind still serves.
-        was_running = bool(ref and end_group(ref.pid))
-        if was_running or read_json(folder / "runtime.json").get("stage") in ACTIVE_STAGES:
-            set_runtime(folder, "STOPPED", message="stopped by request", url=None)
+        # The whole group, even when the supervisor itself is gone: an app it left behind still serves (the
+        # kernel never hands out a pid still in use as a group id). A pid that now names another process
+        # means our group is long gone and the number was recycled: that group is not ours to end.
+        recycled = ref is not None and ref.start_time is not None and \
+            process_start_time(ref.pid) not in (None, ref.start_time)
+        was_running = bool(ref and not recycled and end_group(ref.pid))
+        if was_running or read_json(folder / "runtime.json").get("stage") in ACTIVE_SPACE_STAGES:
+            set_runtime(folder, SpaceStage.STOPPED, message="stopped by request", url=None)
         return was_running
+
+    def grant_model_access(self, space_id: str, model: str) -> bool:
+        # A local Space loads its model from this machine's HF cache, offline: it never needs a token.
+        return False
 
     def auth_headers(self) -> dict[str, str]:
         return {}
@@ -142,6 +151,14 @@ class LocalSpaceHost:
         return out
 
 
+def _stage(raw: object) -> SpaceStage:
+    """The stage `runtime.json` holds; a missing or damaged one reads as a Space with no app yet."""
+    try:
+        return SpaceStage(str(raw)) if raw is not None else SpaceStage.NO_APP_FILE
+    except ValueError:
+        return SpaceStage.NO_APP_FILE
+
+
 def factory_env() -> dict[str, str]:
-    """The environment handed to local jobs and supervisors: this process's, minus Hub tokens."""
-    return {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN")}
+    """The environment handed to local jobs and supervisors: this process's, minus the secret variables."""
+    return without_secrets(os.environ)

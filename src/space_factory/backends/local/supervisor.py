@@ -20,6 +20,7 @@ from types import FrameType
 
 from space_factory.backends.local.locks import file_lock
 from space_factory.backends.local.space_files import read_json, set_runtime
+from space_factory.domain.stages import SpaceStage
 
 # What the app may see of the factory's environment: the HF cache and offline switches, never a token.
 PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "HF_HOME", "HF_HUB_CACHE",
@@ -109,7 +110,7 @@ class Supervisor:
             self.app.terminate()
             if not _reap(self.app.pid, 10.0):
                 self.app.kill()
-        set_runtime(self.folder, "STOPPED", message="stopped by request")
+        set_runtime(self.folder, SpaceStage.STOPPED, message="stopped by request")
         os._exit(0)
 
     def app_env(self, port: int, space_id: str) -> dict[str, str]:
@@ -126,19 +127,19 @@ class Supervisor:
         meta = read_json(self.folder / "space.json")
         app_file = str(meta.get("app_file") or "app.py")
         if not (repo / app_file).is_file():
-            set_runtime(self.folder, "NO_APP_FILE", message=f"{app_file} is missing", url=None)
+            set_runtime(self.folder, SpaceStage.NO_APP_FILE, message=f"{app_file} is missing", url=None)
             return 1
-        set_runtime(self.folder, "BUILDING", message=None, url=None, port=None)
+        set_runtime(self.folder, SpaceStage.BUILDING, message=None, url=None, port=None)
         build_log = self.folder / "build.log"
         try:
             venv = ensure_venv(self.venvs_dir, repo / "requirements.txt", build_log)
         except (RuntimeError, OSError, subprocess.CalledProcessError, StopIteration) as exc:
             with build_log.open("a") as out:
                 out.write(f"BUILD FAILED: {exc}\n")
-            set_runtime(self.folder, "BUILD_ERROR", message=str(exc))
+            set_runtime(self.folder, SpaceStage.BUILD_ERROR, message=str(exc))
             return 1
         port = free_port()
-        set_runtime(self.folder, "APP_STARTING", port=port, message=None)
+        set_runtime(self.folder, SpaceStage.APP_STARTING, port=port, message=None)
         with (self.folder / "run.log").open("ab") as out:
             self.app = subprocess.Popen([str(venv / "bin" / "python"), app_file], cwd=repo,
                                         env=self.app_env(port, str(meta.get("id", ""))),
@@ -147,17 +148,18 @@ class Supervisor:
         while not _port_open(port):
             code = self.app.poll()
             if code is not None:
-                set_runtime(self.folder, "RUNTIME_ERROR", message=f"the app exited during startup with code {code}")
+                set_runtime(self.folder, SpaceStage.RUNTIME_ERROR,
+                            message=f"the app exited during startup with code {code}")
                 return 1
             if time.monotonic() > deadline:
                 self.app.kill()
-                set_runtime(self.folder, "RUNTIME_ERROR", message="the app did not open its port in time")
+                set_runtime(self.folder, SpaceStage.RUNTIME_ERROR, message="the app did not open its port in time")
                 return 1
             time.sleep(0.2)
-        set_runtime(self.folder, "RUNNING", url=f"http://127.0.0.1:{port}/", message=None)
+        set_runtime(self.folder, SpaceStage.RUNNING, url=f"http://127.0.0.1:{port}/", message=None)
         code = self.app.wait()
         if not self.stopping:
-            set_runtime(self.folder, "RUNTIME_ERROR", message=f"the app exited with code {code}")
+            set_runtime(self.folder, SpaceStage.RUNTIME_ERROR, message=f"the app exited with code {code}")
         return 0
 
 

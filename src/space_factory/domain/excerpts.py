@@ -1,4 +1,7 @@
-"""Short, printable summaries of an app's output for the run record: an excerpt and a type description. Pure."""
+"""Output excerpts for the run record: a short printable excerpt of an app's output and a description of its type.
+
+Pure; never raises, whatever the output holds.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The tool annotations, as a few named constants (STYLE R5).
+"""The tool annotations, as a few named constants (STYLE R5): tool metadata, kept with the tools.
 
 Every constant sets all four hints: under the MCP spec an absent `destructiveHint` reads as "may
 destroy" and an absent `openWorldHint` as "open world", so leaving one out would tell a client
