@@ -5,9 +5,10 @@
 #   docker run -p 8000:8000 -v sf-data:/data space-factory
 #   docker run -p 9000:9000 -e SPACE_FACTORY_PORT=9000 -v /srv/sf:/data space-factory
 #
-# The server listens on 0.0.0.0 inside the container and, on the local backend, accepts any bearer token as
-# its one owner: restrict callers with -e SPACE_FACTORY_HTTP_TOKEN_SHA256=<sha256 hex of each token>, and
-# set -e SPACE_FACTORY_PUBLIC_URL=https://your.host when it is reached through a proxy.
+# The server listens on 0.0.0.0 inside the container. On the local backend it then refuses to start unless
+# -e SPACE_FACTORY_HTTP_TOKEN_SHA256=<sha256 hex of each accepted token, comma-separated> lists its callers
+# (on the hf backend each token is checked with the Hub); set -e SPACE_FACTORY_PUBLIC_URL=https://your.host
+# when it is reached through a proxy.
 #
 # There is no Docker engine on CI machines: tests/server/test_dockerfile.py parses this file and runs its
 # ENV, RUN, CMD and HEALTHCHECK lines in a fresh venv, so keep each of them a plain shell command.

@@ -145,3 +145,15 @@ def test_every_subcommand_has_help(env: dict[str, str]) -> None:
         assert "usage: space-factory" in out, name
         if name in commands:
             assert "--json" in out and "--backend" in out, name
+
+
+def test_error_messages_never_carry_a_secret_from_the_environment_or_the_arguments(env: dict[str, str]) -> None:
+    """The CLI's error line goes through the redactor: a known secret value and any token shape are hidden."""
+    token = fake_token()
+    known = "s3cr3t-" + secrets.token_hex(12)
+    for argument in (token, f"{token[:20]}\n{token[20:]}", known):
+        code, out, err = cli({**env, "HF_TOKEN": token, "OPENAI_API_KEY": known}, "status", argument)
+        assert code == 1 and ("invalid run id" in err or "run not found" in err)
+        for secret in (token, known):
+            for start in range(0, len(secret) - 12):
+                assert secret[start:start + 12] not in out + err

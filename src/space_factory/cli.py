@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,9 @@ from space_factory.domain.errors import FactoryError
 from space_factory.domain.gate_status import GateStatus
 from space_factory.domain.hardware import HardwareFlavor, flavor_spec
 from space_factory.domain.phases import Phase, RunStatus, phase_step
+from space_factory.domain.redaction import Redactor
 from space_factory.domain.schemas import BuildOptions, RunState
+from space_factory.domain.secret_env import secret_values
 from space_factory.service import DEFAULT_TRACE_PAGE, Factory
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_PASSED = 0, 1, 2, 3
@@ -229,11 +232,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_redact(args: argparse.Namespace) -> int:
-    import os
-
-    from space_factory.domain.redaction import Redactor
-    from space_factory.domain.secret_env import secret_values
-
     source = Path(args.file).read_text(errors="replace") if args.file and args.file != "-" else sys.stdin.read()
     sys.stdout.write(Redactor(secret_values(os.environ)).redact_text(source))
     return EXIT_OK
@@ -369,10 +367,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except FactoryError as exc:
+        # The same last net as the server's: no secret (a known value from the environment, or any token
+        # shape) leaves in an error message, whatever the message was built from.
+        text = Redactor(secret_values(os.environ)).redact_text(str(exc))
         if args.json:
-            _emit_json({"error": str(exc), "type": type(exc).__name__})
+            _emit_json({"error": text, "type": type(exc).__name__})
         else:
-            sys.stderr.write(f"error: {exc}\n")
+            sys.stderr.write(f"error: {text}\n")
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -191,7 +191,9 @@ class Factory:
         """Start a run and return its queued state at once; the job does the work.
 
         Raises:
-            InvalidModelId: `model` is not a model id or Hub URL.
+            InvalidModelId: `model` is not a model id or Hub URL (or it looks like a secret).
+            InvalidSpaceId: `options.space_name` breaks the Space name rule the worker uses.
+            BackendError: the idempotency key's claim is unreadable, or its run was never written.
             NoZeroGpuSlot: the build needs a ZeroGPU slot and the owner has none left (nothing was started).
         """
         options = options or BuildOptions()

@@ -7,6 +7,10 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
+from space_factory.domain.errors import InvalidInput
+from space_factory.domain.ids import parse_model_id
+from space_factory.domain.tasks import TASKS
+
 __all__ = ["BUILD_SPACE_RECIPE", "register"]
 
 BUILD_SPACE_RECIPE = """\
@@ -39,5 +43,10 @@ def register(app: MCPServer[Any]) -> None:
         task: Annotated[str, Field(description="Optional task override, e.g. 'text-classification'.")] = "",
     ) -> str:
         """The build → poll → gate → fix loop for one model, as instructions for the agent."""
+        # Both arguments become text the agent follows: only validated values go in (a token-shaped or
+        # hostile "model" is refused, with a redacted message, like launch_build refuses it).
+        model = parse_model_id(model)
+        if task and task not in TASKS:
+            raise InvalidInput(f"unknown task; known tasks: {', '.join(TASKS)}")
         task_note = f" (task {task})" if task else ""
         return BUILD_SPACE_RECIPE.format(model=model, task_note=task_note)

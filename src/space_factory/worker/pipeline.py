@@ -122,8 +122,19 @@ class Pipeline:
         self.record.append_event(phase, clean, level="error")
         self.collect_space_logs()
         self.record.update_state(status=RunStatus.FAILED, error=clean)
+        self.stop_own_space(phase)
         self.write_report()
         return RunStatus.FAILED
+
+    def stop_own_space(self, phase: Phase) -> None:
+        """A failed run leaves nothing running: stop the Space this run created (a validation run made none)."""
+        if self.target is None:
+            return
+        try:
+            if self.backend.spaces.stop(self.target.space_id):
+                self.note(phase, f"stopped {self.target.space_id}: the run failed", level="warning")
+        except (OSError, FactoryError):
+            logger.warning("could not stop the Space of a failed run")
 
     def finish(self) -> RunStatus:
         if self.record.is_terminal():  # canceled from outside while we worked

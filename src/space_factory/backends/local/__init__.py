@@ -22,7 +22,9 @@ def local_owner(settings: Settings) -> str:
 def local_backend(settings: Settings, owner: str | None = None) -> Backend:
     owner = owner or local_owner(settings)
     bucket_dir = settings.bucket_dir(owner)
-    env = factory_env()
+    # The job's worker builds its own backend from the environment: it must see this factory's home, not
+    # whatever SPACE_FACTORY_HOME the calling process happened to have (a Factory may be given another).
+    env = {**factory_env(), "SPACE_FACTORY_HOME": str(settings.home)}
     return Backend(
         name="local",
         owner=owner,
