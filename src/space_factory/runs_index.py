@@ -31,15 +31,16 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from space_factory.backends.base import Bucket
 from space_factory.domain import layout
-from space_factory.domain.errors import InvalidInput
+from space_factory.domain.errors import InvalidInput, RunNotFound
 from space_factory.domain.ids import RUN_ID_PATTERN
 from space_factory.domain.schemas import RunRequest, RunState
+from space_factory.domain.views import RunList
 from space_factory.record import RunRecord
 
 __all__ = ["COMPLETE", "INDEX_PREFIX", "MAX_RUNS_CURSOR", "RunsCursor", "RunsIndex", "backfill", "owner_key",
@@ -162,6 +163,7 @@ class RunsIndex:
 
     def __init__(self, bucket: Bucket, owner: str) -> None:
         self.bucket = bucket
+        self.owner = owner
         self.root = f"{INDEX_PREFIX}/{owner_key(owner)}"
 
     def entry(self, run_id: str) -> str:
@@ -187,6 +189,32 @@ class RunsIndex:
         works as the bound (a cursor made by hand): it is compared as text, as the ids are.
         """
         yield from self._walk((), up_to_second)
+
+    def page(self, state: Callable[[str], RunState], limit: int, after: RunsCursor | None = None) -> RunList:
+        """Up to `limit` (> 0) of the owner's runs, newest first, just after `after` (None: from the newest).
+
+        Each run is read with `state` (`Factory.state`); an entry whose run it does not find is left out. The
+        next cursor is None on the last page.
+        """
+        page: list[RunState] = []
+        # Runs of a later second than the cursor's were all served already: the walk starts at the cursor's second.
+        for run_id in self.newest_first(None if after is None else after.run_id[:15]):
+            # One run past the limit says whether a next page exists; within one second the ids' order says
+            # nothing, so read on through the second of the last run read before stopping.
+            if len(page) > limit and run_id[:15] != page[-1].run_id[:15]:
+                break
+            if after is not None and run_id == after.run_id:  # the last run the previous page served
+                continue
+            try:
+                run = state(run_id)
+            except RunNotFound:  # an entry whose launch never wrote the record, or a misfiled one: not a run of ours
+                continue
+            if after is None or run_order(run) < after.order:
+                page.append(run)
+        page.sort(key=run_order, reverse=True)
+        more = len(page) > limit
+        page = page[:limit]
+        return RunList(runs=page, next_cursor=RunsCursor.after(page[-1], self.owner).encode() if more else None)
 
     def _walk(self, parts: tuple[str, ...], bound: str | None) -> Iterator[str]:
         level = len(parts)

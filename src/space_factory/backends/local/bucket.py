@@ -17,6 +17,14 @@ from space_factory.domain.layout import safe_child
 _CLAIM_WRITE_GRACE_SECONDS = 2.0
 
 
+def _write_synced(fd: int, data: bytes) -> None:
+    """Write `data` to the open file `fd`, flush it to the disk, and close it."""
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 class DirectoryBucket:
     """A `Bucket` kept in a directory; writes are atomic renames, appends are locked, claims are hard links.
 
@@ -64,10 +72,7 @@ class DirectoryBucket:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            _write_synced(fd, data)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -81,10 +86,7 @@ class DirectoryBucket:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            _write_synced(fd, data)
             try:
                 os.link(tmp, target)
                 return None
@@ -100,10 +102,7 @@ class DirectoryBucket:
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             return self._claimed_bytes(target)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        _write_synced(fd, data)
         return None
 
     @staticmethod
