@@ -33,9 +33,11 @@ POLL_BUDGET = 2
 
 
 def server_side(requests: list[Logged]) -> list[Logged]:
-    """The requests a status poll can make: bucket and jobs routes (the worker in the job writes through its
-    mounted bucket and calls only whoami, Space and model routes, which a poll never calls)."""
-    return [r for r in requests if r.path.startswith(("/buckets/", "/api/buckets/", "/api/jobs/"))]
+    """The requests a status poll can make: bucket and jobs routes. The worker in the job calls only whoami,
+    Space and model routes, which a poll never calls, and writes through its mounted bucket, whose own
+    commits and tree polls (the emulated hf-mount's user agent) run concurrently and are not the poll's."""
+    return [r for r in requests if r.path.startswith(("/buckets/", "/api/buckets/", "/api/jobs/"))
+            and not r.headers.get("user-agent", "").startswith("hf-mount")]
 
 
 def files_under(root: Path) -> list[Path]:

@@ -154,7 +154,7 @@ async def _list_tools_and_launch(base: str) -> str:
     async with open_http_client(base, "auto") as client:
         assert len((await client.list_tools()).tools) == 9
         runs = await client.call_tool("list_runs", {})
-        assert not runs.is_error and runs.structured_content == {"runs": []}
+        assert not runs.is_error and runs.structured_content == {"runs": [], "next_cursor": None}
         launched = await client.call_tool("launch_build", {"model": "factory-test/not-in-the-cache"})
         assert not launched.is_error and launched.structured_content is not None
         return str(launched.structured_content["run_id"])
