@@ -622,3 +622,17 @@ def test_the_log_filter_leaves_the_logger_name_out_of_the_key_value_rules() -> N
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue() == "auth: Xk3q8Zrm2Lp0 is the request id\n"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("DB_PASSWORD=dragon", "DB_PASSWORD=[REDACTED]"),
+    ("mysql --user root --pass=letmein", "mysql --user root --pass=[REDACTED]"),
+    ("run --password=hunter2 --verbose", "run --password=[REDACTED] --verbose"),
+    ("def connect(password=None):", "def connect(password=None):"),
+    ("login(password=password)", "login(password=password)"),
+    ("password=<your-password>", "password=<your-password>"),
+    ("cat: /etc/passwd: Permission denied", "cat: /etc/passwd: Permission denied"),
+])
+def test_a_bare_password_assignment_hides_even_a_word_but_not_references_or_code(line: str, expected: str) -> None:
+    """People pick passwords that read like words; `password=word` (no blank around `=`) is not prose."""
+    assert Redactor().redact_text(line) == expected

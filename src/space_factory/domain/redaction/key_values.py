@@ -133,6 +133,27 @@ def looks_like_secret(value: str) -> bool:
     return classes >= 2
 
 
+# People choose passwords, so they read like words (`DB_PASSWORD=dragon`) where a generated token never
+# does. Prose does not write `password=word` with no blank around the `=` (`cat: /etc/passwd: Permission
+# denied` has a colon and a blank), so after a password key and a bare `=` any value is hidden that is not
+# a placeholder, a path, a code expression or the key word itself (`password=password` is a test default
+# at worst, and hiding it would garble code such as `password=password` keyword arguments).
+_PASSWORD_WORDS = frozenset({"password", "passwords", "passwd", "passphrase", "pass"})
+
+
+def _assigned_password(text: str, value: re.Match[str]) -> tuple[int, int] | None:
+    start, end = value.span("uv")
+    while end > start and text[end - 1] in _TRAILING:
+        end -= 1
+    plain = text[start:end]
+    lower = plain.lower()
+    if not plain or lower in _PASSWORD_WORDS or lower in _NOT_SECRET_VALUES:
+        return None
+    if any(regex.fullmatch(plain) for regex in (_PLACEHOLDER_RE, _PATH_RE, _CODE_RE)):
+        return None
+    return start, end
+
+
 # --- keys ---------------------------------------------------------------------------------------------
 def _is_tokenizer_setting(key: str) -> bool:
     """`pad_token`, `tokenizer.eos_token`: special-token settings, named like secrets but holding none."""
@@ -207,6 +228,7 @@ def key_value_spans(text: str, lower: str) -> list[tuple[int, int]]:
             continue
         if value["scheme"] is not None and word == "authorization":
             spans.append(value.span("uv"))  # `Authorization: Basic …`: the header says what follows
-        elif (span := _unquoted_span(text, *value.span("uv"))) is not None:
+        elif (span := _unquoted_span(text, *value.span("uv"))) is not None or (
+                word in _PASSWORD_WORDS and match["sep"] == "=" and (span := _assigned_password(text, value))):
             spans.append(span)
     return spans + cookies
