@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import httpx
 import uvicorn
@@ -22,21 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support.listening import ListeningServer
 from tests.support.ports import free_port
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authorization",
                "host", "content-length"}
 _START_TIMEOUT = 20.0
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = threading.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
 
 
 def _bearer(value: str) -> str:
@@ -78,7 +68,7 @@ class SpaceProxies:
     """The running proxies, one per private Space, by Space id."""
 
     def __init__(self) -> None:
-        self._running: dict[str, tuple[str, str, _Server, threading.Thread]] = {}
+        self._running: dict[str, tuple[str, str, ListeningServer, threading.Thread]] = {}
         self._lock = threading.Lock()
 
     def url_for(self, space_id: str, target: str, allowed: Callable[[str], bool]) -> str:
@@ -90,7 +80,8 @@ class SpaceProxies:
                 return running[0]
         self.stop(space_id)
         port = free_port()
-        server = _Server(uvicorn.Config(proxy_app(target, allowed), host="127.0.0.1", port=port, log_level="warning"))
+        config = uvicorn.Config(proxy_app(target, allowed), host="127.0.0.1", port=port, log_level="warning")
+        server = ListeningServer(config)
         thread = threading.Thread(target=server.run, daemon=True, name=f"space-proxy-{space_id}")
         thread.start()
         if not server.listening.wait(_START_TIMEOUT):

@@ -26,23 +26,12 @@ from tests.hub_emulator.ranges import ObjectAnswers
 from tests.hub_emulator.routes import auth, buckets, jobs, models, space_settings, spaces
 from tests.hub_emulator.rules import HubRules
 from tests.hub_emulator.state import HubState, Logged, User
+from tests.support.listening import ListeningServer
 from tests.support.ports import free_port
 
 # Mount order is match order: the models' catch-all `/{ns}/{name}/resolve/…` must come after the buckets'.
 ROUTERS = (auth.router, buckets.router, jobs.router, spaces.router, space_settings.router, models.router)
 _START_TIMEOUT = 20.0
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server with an event for "listening", so starting it waits on that instead of polling."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = threading.Event()
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        self.listening.set()
 
 
 async def _log_and_inject_faults(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -97,7 +86,7 @@ class HubEmulator:
         self.url = f"http://127.0.0.1:{self.port}"
         self.state = HubState(root, models_cache, users, self.url)
         self.app = build_app(self.state)
-        self._server: _Server | None = None
+        self._server: ListeningServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- the state and switches tests use -------------------------------------------------------
@@ -169,7 +158,7 @@ class HubEmulator:
 
     def start(self) -> HubEmulator:
         config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", date_header=False)
-        self._server = _Server(config)
+        self._server = ListeningServer(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="hub-emulator")
         self._thread.start()
         if not self._server.listening.wait(_START_TIMEOUT):
