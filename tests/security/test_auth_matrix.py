@@ -22,7 +22,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 
@@ -36,6 +35,7 @@ from space_factory.service import Factory
 from tests.hub_emulator.fixtures import ALICE, BOB, hf_factory
 from tests.hub_emulator.server import HubEmulator
 from tests.server.transports import ROOT, wait_http
+from tests.support.listening import serving
 from tests.support.ports import free_port
 from tests.support.tokens import fake_token
 from tests.tools.helpers import call, passed_gate, result_text, write_run
@@ -77,25 +77,6 @@ def bad_credentials() -> dict[str, dict[str, str]]:
         "unknown": {"Authorization": f"Bearer {fake_token()}"},
         "unknown-hf-shaped": {"Authorization": "Bearer hf_" + "n" * 34},
     }
-
-
-@asynccontextmanager
-async def serving(app_factory: Callable[[str], Any], *, stateless: bool = True) -> AsyncIterator[str]:
-    """A real uvicorn on a free 127.0.0.1 port serving `app_factory(base_url)`; yields the base URL."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = app_factory(base)
-    server = uvicorn.Server(uvicorn.Config(app.streamable_http_app(stateless_http=stateless), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        with anyio.fail_after(10):
-            while not server.started:
-                await anyio.sleep(0.02)
-        try:
-            yield base
-        finally:
-            server.should_exit = True
 
 
 @asynccontextmanager

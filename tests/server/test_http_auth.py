@@ -13,7 +13,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ElicitRequestParams, ElicitResult
@@ -21,7 +20,7 @@ from mcp.types import ElicitRequestParams, ElicitResult
 from space_factory.server.app import create_app
 from space_factory.server.auth import TOKEN_DIGESTS_ENV, HttpAuth
 from space_factory.service import Factory
-from tests.server.transports import free_port
+from tests.support.listening import serving
 from tests.tools.helpers import call, make_factory, result_text, write_run
 
 pytestmark = pytest.mark.anyio
@@ -106,25 +105,16 @@ async def test_paid_hardware_confirmation_over_http_per_era_and_session_mode(
         asked.append(params.message)
         return ElicitResult(action="accept", content={"approve": True})
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(lambda subject, token=None: billed, http_auth=HttpAuth.local("tester", f"{base}/mcp"))
-    server = uvicorn.Server(uvicorn.Config(app.streamable_http_app(stateless_http=stateless), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        with anyio.fail_after(10):
-            while not server.started:
-                await anyio.sleep(0.05)
-        try:
-            async with (httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"},
-                                           timeout=httpx2.Timeout(30, read=300)) as http,
-                        Client(streamable_http_client(f"{base}/mcp", http_client=http), mode=mode,
-                               elicitation_callback=approve) as client):
-                with anyio.fail_after(20):
-                    result = await client.call_tool("request_hardware", {"run_id": run_id, "flavor": "t4-small"})
-        finally:
-            server.should_exit = True
+    def app_at(base: str) -> Any:
+        return create_app(lambda subject, token=None: billed, http_auth=HttpAuth.local("tester", f"{base}/mcp"))
+
+    async with (serving(app_at, stateless=stateless) as base,
+                httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"},
+                                   timeout=httpx2.Timeout(30, read=300)) as http,
+                Client(streamable_http_client(f"{base}/mcp", http_client=http), mode=mode,
+                       elicitation_callback=approve) as client):
+        with anyio.fail_after(20):
+            result = await client.call_tool("request_hardware", {"run_id": run_id, "flavor": "t4-small"})
     if expected == "cannot_ask":
         assert result.is_error and "confirm_cost=true" in result_text(result) and asked == []
     else:
