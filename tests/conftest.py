@@ -37,7 +37,7 @@ from space_factory.service import Factory  # noqa: E402
 from tests.support.processes import end_factory_processes, end_processes_under  # noqa: E402
 from tests.tools.helpers import make_factory  # noqa: E402
 
-pytest_plugins = ["tests.support.mcp_fixtures", "tests.hub_emulator.fixtures"]
+pytest_plugins = ["tests.support.mcp_fixtures", "tests.hub_emulator.fixtures", "tests.support.pi"]
 
 HF_HOME = Path(os.environ["HF_HOME"])
 FACTORY_HOME = Path(os.environ["SPACE_FACTORY_HOME"])

@@ -10,14 +10,21 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from space_factory.cli import build_parser
+from space_factory.domain import layout
+from space_factory.domain.gate_status import GateStatus
+from space_factory.domain.phases import Phase, RunStatus
+from space_factory.domain.schemas import AttemptRecord, Blocker, Gate
+from space_factory.record import RunRecord
 from tests.support.processes import end_factory_processes
 from tests.support.tokens import fake_token
+from tests.tools.helpers import make_factory, write_run
 
 MISSING = "nobody/not-in-the-cache"
 
@@ -157,3 +164,47 @@ def test_error_messages_never_carry_a_secret_from_the_environment_or_the_argumen
         for secret in (token, known):
             for start in range(0, len(secret) - 12):
                 assert secret[start:start + 12] not in out + err
+
+
+@pytest.mark.parametrize(("args", "recorded"), [((), "auto"), (("--agent", "pi"), "pi"),
+                                                (("--agent", "pi-deploy"), "pi-deploy"), (("--agent", "none"), "none")])
+def test_build_agent_is_recorded_as_asked_and_json_keeps_its_shape(env: dict[str, str], args: tuple[str, ...],
+                                                                   recorded: str) -> None:
+    """`build --agent none|pi|pi-deploy|auto` (default auto, DESIGN §8): the state says what was asked."""
+    code, state = cli_json(env, "build", MISSING, *args)
+    assert code == 0 and state["agent"] == recorded and "attempts" not in state
+
+
+def test_build_refuses_an_unknown_agent_as_a_usage_error(env: dict[str, str]) -> None:
+    code, _, err = cli(env, "build", MISSING, "--agent", "claude")
+    assert code == 2 and "--agent" in err
+    assert cli_json(env, "runs") == (0, [])
+
+
+def test_gate_shows_the_agents_attempts_and_blockers_and_trace_pages_every_attempt(env: dict[str, str]) -> None:
+    """`gate` lists the coding agent's attempts and declared blockers; `trace --kind agent --all` prints every
+    attempt's redacted trace in order, `--kind agent:attempt-N` one (issue 9)."""
+    factory = make_factory(Path(env["SPACE_FACTORY_HOME"]))
+    gate = Gate(status=GateStatus.TECHNICAL_BLOCKER, summary="the agent declared blockers",
+                blockers=[Blocker(title="needs flash-attn 3", detail="FA3 only", source="agent")])
+    run_id = write_run(factory, status=RunStatus.FINISHED, phase=Phase.DONE, gate=gate)
+    record = RunRecord(factory.backend.bucket, run_id)
+    record.write_state(record.state().model_copy(update={"agent": "pi"}))  # type: ignore[union-attr]
+    start = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    attempts = [AttemptRecord(n=n, mode=mode, started_at=start, ended_at=start + timedelta(seconds=61),
+                              stop_reason="stop", gate_status=status, files_changed=["app.py"])
+                for n, mode, status in ((1, "write", GateStatus.HEALTH_ONLY),
+                                        (2, "repair", GateStatus.TECHNICAL_BLOCKER))]
+    record.write_text(layout.AGENT_ATTEMPTS, "".join(a.model_dump_json() + "\n" for a in attempts))
+    traces = {n: "".join(f'{{"attempt": {n}, "i": {i}}}\n' for i in range(40)) for n in (1, 2)}
+    for n, text in traces.items():
+        record.write_text(f"traces/redacted/attempt-{n}.jsonl", text)
+
+    code, out, _ = cli(env, "gate", run_id)
+    assert code == 3 and "technical_blocker" in out and "blocker (agent): needs flash-attn 3" in out
+    assert "Attempts (agent pi): 2" in out and "#1 write" in out and "#2 repair" in out and "--kind agent" in out
+    code, out, _ = cli(env, "trace", run_id, "--kind", "agent", "--all", "--max-bytes", "300")
+    assert code == 0 and out == traces[1] + traces[2]
+    code, page = cli_json(env, "trace", run_id, "--kind", "agent:attempt-2")
+    assert code == 0 and page["text"] == traces[2] and page["available_kinds"][-3:] == [
+        "agent", "agent:attempt-1", "agent:attempt-2"]

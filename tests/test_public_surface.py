@@ -7,8 +7,8 @@ import space_factory
 
 def test_all_lists_exactly_the_public_names_sorted() -> None:
     public = sorted(name for name in vars(space_factory) if not name.startswith("_") and name != "annotations")
-    modules = {"admission", "backends", "cli", "config", "domain", "idempotency", "reconcile", "record", "runs_index",
-               "service", "trace_pages", "worker", "server", "tools"}
+    modules = {"admission", "app_workspace", "backends", "cli", "config", "domain", "idempotency", "reconcile",
+               "record", "revision_admission", "runs_index", "service", "trace_pages", "worker", "server", "tools"}
     assert sorted(space_factory.__all__) == space_factory.__all__
     assert sorted(set(space_factory.__all__) - {"__version__"}) == [n for n in public if n not in modules]
 

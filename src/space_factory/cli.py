@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
@@ -20,7 +20,7 @@ from space_factory.domain.gate_status import GateStatus
 from space_factory.domain.hardware import HardwareFlavor, flavor_spec
 from space_factory.domain.phases import Phase, RunStatus, phase_step
 from space_factory.domain.redaction import Redactor
-from space_factory.domain.schemas import BuildOptions, RunState
+from space_factory.domain.schemas import AgentName, BuildOptions, RunState
 from space_factory.domain.secret_env import secret_values
 from space_factory.service import DEFAULT_TRACE_PAGE, Factory
 
@@ -99,11 +99,30 @@ def _print_gate(factory: Factory, state: RunState) -> int:
     console.print(f"[bold {color}]{gate.status.value}[/bold {color}] — {gate.summary}")
     for check in gate.checks:
         console.print(f"  {check.name:<13} {check.status.value:<8} {check.detail}")
+    for blocker in gate.blockers:
+        console.print(f"  blocker ({blocker.source}): {blocker.title}" + (f" — {blocker.detail}" if blocker.detail
+                                                                           else ""), markup=False)
+    _print_attempts(factory, state)
     if gate.how_to_call and gate.how_to_call.python:
         console.print("\n[bold]Call it:[/bold]")
         console.print(gate.how_to_call.python, markup=False)
     console.print(f"\nrun: {state.run_id}   space: {state.space.id or '—'}   url: {state.space.url or '—'}")
     return EXIT_OK if gate.status is GateStatus.FULL_INFERENCE_PASSED else EXIT_NOT_PASSED
+
+
+def _print_attempts(factory: Factory, state: RunState) -> None:
+    """The gated attempts, one line each, when the coding agent made one (`space-factory trace RUN_ID --kind agent`)."""
+    attempts = factory.attempts(state.run_id) if state.agent != "none" else []
+    if all(a.mode == "template" for a in attempts):
+        return
+    console = _console()
+    console.print(f"\n[bold]Attempts[/bold] (agent {state.agent}): {len(attempts)}")
+    for a in attempts:
+        seconds = (a.ended_at - a.started_at).total_seconds()
+        how = "timed out" if a.timed_out else (a.error or a.stop_reason or "—")
+        console.print(f"  #{a.n} {a.mode:<7} {seconds:6.0f} s  gate {a.gate_status or '—'}  {len(a.files_changed)} "
+                      f"file(s) changed  {how}", markup=False)
+    console.print(f"  traces: space-factory trace {state.run_id} --kind agent", markup=False)
 
 
 def _exit_for(state: RunState) -> int:
@@ -121,7 +140,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     factory = make_factory(args)
     options = BuildOptions(task=args.task, hardware=args.hardware, allow_paid_fallback=args.allow_paid_fallback,
                            space_name=args.space_name, idempotency_key=args.idempotency_key)
-    state = factory.launch(args.model, options=options)
+    state = factory.launch(args.model, options=options, agent=args.agent)
     if not args.json:
         _console().print(f"run [bold]{state.run_id}[/bold] launched for {state.model}")
     if not args.wait:
@@ -181,7 +200,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if not runs:
             console.print("no older runs" if args.cursor else "no runs yet: space-factory build MODEL")
         for s in runs:
-            console.print(f"{s.run_id:<45} {s.status.value:<9} {(s.gate_status or '—'):<40} {s.model}", markup=False)
+            revision = f"  (revision {s.revision} of {s.parent_run_id})" if s.parent_run_id else ""
+            console.print(f"{s.run_id:<45} {s.status.value:<9} {(s.gate_status or '—'):<40} {s.model}{revision}",
+                          markup=False)
     if page.next_cursor:  # on stderr, so that stdout (the table, or --json's list) is the same with or without it
         sys.stderr.write(f"older runs: space-factory runs --limit {args.limit} --cursor {page.next_cursor}\n")
     return EXIT_OK
@@ -265,6 +286,71 @@ def cmd_spaces(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_files(args: argparse.Namespace) -> int:
+    view = make_factory(args).app_files(args.run_id, args.path)
+    if args.json:
+        _emit_json(view)
+    elif view.file is not None:
+        sys.stdout.write(view.file.text)
+    else:
+        console = _console()
+        parent = f" of run {view.parent_run_id}" if view.parent_run_id else ""
+        console.print(f"{view.run_id}: revision {view.revision}{parent}, space {view.space_id or '—'}, "
+                      f"{len(view.files)} file(s), {view.total_bytes} bytes", markup=False)
+        for f in view.files:
+            console.print(f"  {f.path:<40} {f.bytes:>9}  r{f.revision:<3} {f.sha256[:12]}", markup=False)
+    return EXIT_OK
+
+
+def _local_text(path: Path) -> str:
+    """A local file for a revision, as text: a revision carries UTF-8 text files only."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FactoryError(f"cannot read {path}: {exc.strerror or exc}; nothing was changed") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FactoryError(f"{path} is not UTF-8 text: a revision carries text files only; nothing was changed") \
+            from None
+
+
+def _revision_files(args: argparse.Namespace) -> dict[str, str]:
+    """`--file PATH=LOCAL_FILE` (which win) and every file under `--from-dir` (but .git/ and __pycache__/)."""
+    files: dict[str, str] = {}
+    for spec in args.file or []:
+        path, sep, local = spec.partition("=")
+        if not sep or not path or not local:
+            raise FactoryError(f"--file takes PATH=LOCAL_FILE (e.g. app.py=./fixed_app.py), not {spec[:100]!r}")
+        files[path] = _local_text(Path(local))
+    if args.from_dir:
+        root = Path(args.from_dir)
+        if not root.is_dir():
+            raise FactoryError(f"--from-dir {root} is not a directory; nothing was changed")
+        for found in sorted(root.rglob("*")):
+            rel = found.relative_to(root)
+            if found.is_file() and not {".git", "__pycache__"} & set(rel.parts):
+                files.setdefault(rel.as_posix(), _local_text(found))
+    return files
+
+
+def cmd_revise(args: argparse.Namespace) -> int:
+    files = _revision_files(args)
+    factory = make_factory(args)
+    state = factory.revise(args.run_id, files, args.remove or [], args.note)
+    if not args.json:
+        _console().print(f"run [bold]{state.run_id}[/bold]: revision {state.revision} of {args.run_id} launched")
+    if not args.wait:
+        if args.json:
+            _emit_json(state)
+        return EXIT_FAILED if state.status is RunStatus.FAILED else EXIT_OK
+    state = follow(factory, state.run_id, json_mode=args.json, timeout=args.timeout)
+    if args.json:
+        _emit_json(state)
+        return _exit_for(state)
+    return _print_gate(factory, state)
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from space_factory.worker.main import run_worker
 
@@ -315,6 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-paid-fallback", action="store_true", help="allow a paid fixed-GPU fallback")
     p.add_argument("--space-name", help="name of the new Space (never an existing one)")
     p.add_argument("--idempotency-key", help="the same key returns the same run instead of a second build")
+    p.add_argument("--agent", choices=list(get_args(AgentName)), default="auto", help=(
+        "who writes the app: auto (default: the template when one fits, the Pi coding agent when none fits, the "
+        "card needs custom code or the template's gate failed), pi (always Pi), pi-deploy (Pi also pushes the "
+        "app itself), none (the template only)"))
 
     p = add("validate", cmd_validate, "gate a running Gradio app: a URL, or a Space id")
     p.add_argument("target", help="app URL (http://127.0.0.1:7860/) or Space id (owner/name)")
@@ -331,7 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cursor", default=None, help="continue after the page that printed this cursor")
     p = add("trace", cmd_trace, "a run's redacted logs and traces")
     p.add_argument("run_id")
-    p.add_argument("--kind", default="worker", help="worker, space_build, space_run, pi_output or agent:NAME")
+    p.add_argument("--kind", default="worker", help=(
+        "worker, space_build, space_run, pi_output, agent (every coding-agent attempt, in order) or agent:attempt-N"))
     p.add_argument("--cursor", type=int, default=0)
     p.add_argument("--max-bytes", type=int, default=DEFAULT_TRACE_PAGE)
     p.add_argument("--all", action="store_true", help="print every page")
@@ -347,6 +438,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["list", "stop"], default="list")
     p.add_argument("space_id", nargs="?")
     p.add_argument("--all", action="store_true", help="with stop: every local Space")
+    p = add("files", cmd_files, "the app a run deployed: its files, or one file's text")
+    p.add_argument("run_id")
+    p.add_argument("path", nargs="?", default=None, help="a file of the app (e.g. app.py): print its text")
+    p = add("revise", cmd_revise, "a new revision of a run's app on the same Space, rebuilt and gated")
+    p.add_argument("run_id")
+    p.add_argument("--file", action="append", metavar="PATH=LOCAL_FILE",
+                   help="write the app's PATH with the content of LOCAL_FILE (repeatable)")
+    p.add_argument("--from-dir", metavar="DIR", help="write every file under DIR (but .git/, __pycache__/)")
+    p.add_argument("--remove", action="append", metavar="PATH", help="delete PATH from the app (repeatable)")
+    p.add_argument("--note", help="what the revision does: the commit message")
+    p.add_argument("--wait", action="store_true", help="follow the revision to its gate")
+    p.add_argument("--timeout", type=float, default=None, help="with --wait: stop following after this many seconds")
     p = add("worker", cmd_worker, "run a job's worker (what a job executes)")
     p.add_argument("run_id")
     p.add_argument("--bucket-dir", required=True, help="the bucket root holding runs/<run_id>/")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from space_factory.domain.schemas import BackendName
@@ -37,6 +37,15 @@ class Settings(BaseSettings):
         45.0, description="hf backend: seconds after a job ended before its run is reconciled, for what it wrote "
                           "through the mounted bucket to arrive (hf-mount flushes at most 30 s after a close).")
     agent_model: str = "Qwen/Qwen3-Coder-Next"
+    agent_base_url: str = Field(
+        "https://router.huggingface.co/v1", description="The coding agent's OpenAI-compatible endpoint (DESIGN §11).")
+    agent_api_key: SecretStr | None = Field(
+        None, description="Key for agent_base_url when it is not the Hugging Face router; default: the caller's "
+                          "HF token. Reaches only the worker's loopback proxy, never the agent.")
+    agent_attempts: int = Field(3, ge=1, description="Coding-agent attempts per run: the first try plus repairs.")
+    agent_timeout: float = Field(900.0, gt=0, description="Seconds one coding-agent attempt may take.")
+    agent_tools_dir: Path | None = Field(
+        None, description="Where Pi is installed (once, reused by every run); default <home>/agent-tools.")
     space_startup_timeout: float = Field(600.0, description="Seconds to wait for a Space to build and answer /health.")
     predict_timeout: float = Field(300.0, description="Seconds to wait for one inference call.")
     validate_timeout: float = Field(
@@ -60,6 +69,11 @@ class Settings(BaseSettings):
     @property
     def venvs_dir(self) -> Path:
         return self.home / "venvs"
+
+    @property
+    def pi_tools_dir(self) -> Path:
+        """Where the coding agent is installed: `agent_tools_dir`, else `<home>/agent-tools`."""
+        return self.agent_tools_dir or self.home / "agent-tools"
 
 
 def parse_duration(value: str | float) -> float:

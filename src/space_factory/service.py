@@ -11,15 +11,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
 
 from space_factory import admission, idempotency, reconcile, trace_pages
 from space_factory.admission import validate_target as validate_target
+from space_factory.app_workspace import app_files, read_app_file
 from space_factory.backends.base import Backend
 from space_factory.config import Settings
 from space_factory.domain import layout
 from space_factory.domain.analysis import analyze_card
-from space_factory.domain.errors import CostNotConfirmed, FactoryError, RateLimited, RunNotFinished, RunNotFound
+from space_factory.domain.errors import (
+    CostNotConfirmed,
+    FactoryError,
+    InvalidInput,
+    RateLimited,
+    RunNotFinished,
+    RunNotFound,
+)
 from space_factory.domain.hardware import HardwareSpec, flavor_spec
 from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.ids import mint_run_id, parse_model_id, validate_run_id, validate_space_name
@@ -27,17 +37,30 @@ from space_factory.domain.phases import TERMINAL_STATUSES, Phase, RunStatus
 from space_factory.domain.polling import STALE_POLL_SECONDS, follow_wait, next_poll_seconds
 from space_factory.domain.recommend import recommend_runtime
 from space_factory.domain.redaction import Redactor
+from space_factory.domain.revisions import path_problem
 from space_factory.domain.schemas import (
     AgentName,
+    AppFile,
+    AttemptRecord,
     BuildOptions,
     Gate,
     HardwareRequestRecord,
     Mode,
+    RevisionChange,
     RunRequest,
     RunState,
 )
-from space_factory.domain.views import AnalysisView, HardwareRequestView, RunList, RunStatusView, TracePage
+from space_factory.domain.views import (
+    AnalysisView,
+    AppFilesView,
+    AppFileText,
+    HardwareRequestView,
+    RunList,
+    RunStatusView,
+    TracePage,
+)
 from space_factory.record import RunRecord
+from space_factory.revision_admission import admit_revision
 from space_factory.runs_index import MAX_RUNS_CURSOR as MAX_RUNS_CURSOR  # the tool's bound
 from space_factory.runs_index import RunsCursor, RunsIndex, backfill
 from space_factory.trace_pages import AGENT_TRACE_PAGE as AGENT_TRACE_PAGE  # the tool's default
@@ -47,6 +70,8 @@ from space_factory.trace_pages import MAX_TRACE_PAGE as MAX_TRACE_PAGE  # the to
 logger = logging.getLogger(__name__)
 
 MAX_EVENTS_PER_POLL = 500
+# The largest app file `app_files` shows as text: more than any generated app file, well under an MCP message.
+MAX_APP_FILE_TEXT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,6 +81,7 @@ class GateAnswer:
     state: RunState
     gate: Gate | None = None  # None while the run is going, or when it failed before a gate was written
     next_poll_seconds: float | None = None  # set while the run is still going
+    attempts: list[AttemptRecord] = field(default_factory=list)  # the coding agent's, so far (`Factory.attempts`)
 
 
 @dataclass(frozen=True)
@@ -95,9 +121,11 @@ class Factory:
 
     # -- launch ----------------------------------------------------------------------------------
 
-    def launch(self, model: str, *, options: BuildOptions | None = None, agent: AgentName = "none",
+    def launch(self, model: str, *, options: BuildOptions | None = None, agent: AgentName = "auto",
                mode: Mode = "build") -> RunState:
         """Start a run and return its queued state at once; the job does the work.
+
+        `agent` is recorded as asked (DESIGN §7): `auto` lets the worker choose the template or the coding agent.
 
         Raises:
             InvalidModelId: `model` is not a model id or Hub URL (or it looks like a secret).
@@ -131,21 +159,7 @@ class Factory:
                          owner=self.backend.owner)
         record.write_state(state)
         record.append_event(Phase.QUEUED, f"{mode} of {model} queued on the {self.backend.name} backend")
-        try:
-            job = self.backend.jobs.launch(run_id)
-        except (OSError, FactoryError) as exc:
-            if isinstance(exc, FactoryError):  # our own words, for the user to act on (a missing scope, billing)
-                message = self.redactor.redact_text(f"could not start the job: {exc}")
-            else:  # an OSError's text holds server paths: the detail goes to the log, the run gets our words
-                logger.exception("could not start the job of run %s", run_id)
-                message = f"could not start the job on the {self.backend.name} backend; the server log has the details"
-            record.append_event(Phase.QUEUED, message, level="error")
-            return record.update_state(status=RunStatus.FAILED, error=message)
-        request.job_id = job.id
-        record.write_model(layout.REQUEST, request)
-        # The job's worker may already own the run's logs: post, for it to fold in (record.py).
-        record.as_guest().append_event(Phase.QUEUED, f"job {job.id} started", data={"job_id": job.id})
-        return record.update_state(job={"id": job.id, "stage": job.stage, "url": job.url})
+        return self._start_job(record, request)
 
     def validate(self, target: str, *, task: str | None = None, idempotency_key: str | None = None) -> RunState:
         """Start a validation-only run against a running app URL or Space id.
@@ -155,7 +169,7 @@ class Factory:
         """
         text, target_url = admission.resolve_target(self.backend, target)
         options = BuildOptions(task=task, target=target_url, idempotency_key=idempotency_key)
-        return self.launch(text, options=options, mode="validate")
+        return self.launch(text, options=options, agent="none", mode="validate")  # nothing is written to gate
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -268,10 +282,29 @@ class Factory:
         going answers its state and `next_poll_seconds`.
         """
         state = self.state(run_id)
+        attempts = self.attempts(run_id) if state.agent != "none" else []
         if state.status is RunStatus.FAILED:
-            return GateAnswer(state)
+            return GateAnswer(state, attempts=attempts)
         gate = self._record(run_id).read_model(layout.GATE, Gate)
-        return GateAnswer(state, gate, None if gate else next_poll_seconds(state))
+        return GateAnswer(state, gate, None if gate else next_poll_seconds(state), attempts)
+
+    def attempts(self, run_id: str) -> list[AttemptRecord]:
+        """The coding agent's attempts so far, in order (`agent/attempts.jsonl`); empty when no agent ran.
+
+        A torn last line (the worker is writing it) is left for the next read. Pi's words (`error`) and the
+        paths it chose are redacted once more here, as a last net: a served answer never holds a secret.
+        """
+        data = self._record(run_id).read_bytes(layout.AGENT_ATTEMPTS) or b""
+        attempts: list[AttemptRecord] = []
+        for line in data.splitlines():
+            try:
+                attempt = AttemptRecord.model_validate_json(line)
+            except ValidationError:
+                continue
+            attempts.append(attempt.model_copy(update={
+                "error": self.redactor.redact_text(attempt.error) if attempt.error else attempt.error,
+                "files_changed": [self.redactor.redact_text(path) for path in attempt.files_changed]}))
+        return attempts
 
     def list_runs(self, *, limit: int = 50) -> list[RunState]:
         """The owner's newest runs, newest first: the first page of `runs_page`."""
@@ -392,3 +425,98 @@ class Factory:
             InvalidInput: `kind` is not a kind of log, or not one this run has written yet.
         """
         return trace_pages.page(self._record(run_id), self.redactor, kind, cursor, max_bytes)
+
+    # -- app files and revisions (DESIGN §12) -------------------------------------------------------
+
+    def app_files(self, run_id: str, path: str | None = None) -> AppFilesView:
+        """The files of the app the run deployed (or generated, if it stopped before a Space), or one file's text.
+
+        Raises:
+            InvalidInput: `path` breaks the path rules, is not a file of the app, or is binary or larger than
+                `MAX_APP_FILE_TEXT` (the message gives its size).
+        """
+        record = self._record(run_id)
+        state = self.state(run_id)
+        files = app_files(record, state.revision)
+        view = AppFilesView(run_id=run_id, revision=state.revision, parent_run_id=state.parent_run_id,
+                            space_id=state.space.id, files=files, total_bytes=sum(f.bytes for f in files))
+        if path is None:
+            return view
+        return view.model_copy(update={"file": self._app_file_text(record, files, path)})
+
+    def _app_file_text(self, record: RunRecord, files: list[AppFile], path: str) -> AppFileText:
+        # The path is not echoed: it is the caller's own text, and it may hold anything (a token-shaped string).
+        problem = path_problem(path)
+        if problem is not None:
+            raise InvalidInput(f"the path {problem}")
+        entry = next((f for f in files if f.path == path), None)
+        data = read_app_file(record, path) if entry is not None else None
+        if entry is None or data is None:
+            listed = "get_app_files(run_id) without a path lists them" if files else "it generated no app files"
+            raise InvalidInput(f"the app of run {record.run_id!r} has no file at this path; {listed}")
+        if len(data) > MAX_APP_FILE_TEXT:
+            raise InvalidInput(f"the file at this path is {len(data)} bytes, more than the {MAX_APP_FILE_TEXT} bytes "
+                               "shown as text; its sha256 is in the file list")
+        try:
+            if b"\0" in data:
+                raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"the file at this path is a binary file ({len(data)} bytes); only text files are "
+                               "shown") from None
+        clean = self.redactor.redact_text(text)
+        return AppFileText(path=path, bytes=len(data), sha256=entry.sha256, revision=entry.revision, text=clean,
+                           redacted=clean != text)
+
+    def revise(self, run_id: str, files: dict[str, str], remove: list[str] | None = None,
+               note: str | None = None) -> RunState:
+        """Start a revision of the run's app (a new run, revision n+1, on the same Space) and return its queued state.
+
+        Everything is checked before anything is written (`revision_admission`); the job applies the change to the
+        parent's app, commits it with `note` as the message, and rebuilds, validates and gates it.
+
+        Raises:
+            InvalidRevision: a path, size or text rule is broken, or the change changes nothing.
+            RunStillGoing: the parent has not ended yet.
+            SpaceMoved: the parent's Space has a commit the parent did not make.
+        """
+        parent = self._record(run_id)
+        admitted = admit_revision(self.backend, parent, self.state(run_id), files, remove or [], note)
+        asked, plan, target = admitted.parent, admitted.plan, admitted.target
+        new_id = mint_run_id(asked.model)
+        RunsIndex(self.backend.bucket, self.backend.owner).add(new_id)
+        record = RunRecord(self.backend.bucket, new_id)
+        options = asked.options.model_copy(update={"idempotency_key": None, "space_name": None})
+        request = RunRequest(run_id=new_id, model=asked.model, mode="revise", agent="none", backend=self.backend.name,
+                             owner=self.backend.owner, options=options, revision=admitted.revision,
+                             parent_run_id=run_id)
+        record.write_model(layout.REVISION, RevisionChange(
+            parent_run_id=run_id, files={path: files[path] for path in plan.written}, remove=list(plan.removed),
+            # The note becomes a commit message and events: redacted like every text the factory writes.
+            note=self.redactor.redact_text(admitted.change.note) if admitted.change.note else None,
+            parent_commit=target.commit if target else None))
+        record.write_model(layout.REQUEST, request)
+        record.write_state(RunState(run_id=new_id, model=asked.model, mode="revise", agent="none",
+                                    backend=request.backend, owner=self.backend.owner, revision=request.revision,
+                                    parent_run_id=run_id, space={"id": target.space_id} if target else {}))
+        record.append_event(Phase.QUEUED, f"revision {request.revision} of run {run_id} queued on the "
+                            f"{self.backend.name} backend: {plan.describe()}")
+        return self._start_job(record, request)
+
+    def _start_job(self, record: RunRecord, request: RunRequest) -> RunState:
+        """Start the job of a written run; a job that cannot start fails the run with our words."""
+        try:
+            job = self.backend.jobs.launch(request.run_id)
+        except (OSError, FactoryError) as exc:
+            if isinstance(exc, FactoryError):  # our own words, for the user to act on (a missing scope, billing)
+                message = self.redactor.redact_text(f"could not start the job: {exc}")
+            else:  # an OSError's text holds server paths: the detail goes to the log, the run gets our words
+                logger.exception("could not start the job of run %s", request.run_id)
+                message = f"could not start the job on the {self.backend.name} backend; the server log has the details"
+            record.append_event(Phase.QUEUED, message, level="error")
+            return record.update_state(status=RunStatus.FAILED, error=message)
+        request.job_id = job.id
+        record.write_model(layout.REQUEST, request)
+        # The job's worker may already own the run's logs: post, for it to fold in (record.py).
+        record.as_guest().append_event(Phase.QUEUED, f"job {job.id} started", data={"job_id": job.id})
+        return record.update_state(job={"id": job.id, "stage": job.stage, "url": job.url})

@@ -24,7 +24,8 @@ pytestmark = pytest.mark.anyio
 SNAP_DIR = Path(__file__).parent / "tools"
 UPDATE = os.environ.get("UPDATE_TOOLSNAPS", "").lower() in ("1", "true", "yes")
 FIXED_NAMES = {"launch_build", "get_run_status", "get_gate", "request_hardware", "fetch_trace_redacted",
-               "analyze_model", "validate_space", "list_runs", "cancel_run"}  # DESIGN §7
+               "analyze_model", "validate_space", "list_runs", "cancel_run", "get_app_files",
+               "revise_build"}  # DESIGN §7
 FIXED_PARAMS = {  # the parameters DESIGN §7 / issue 3 name, per tool
     "launch_build": {"model", "mode", "hardware", "allow_paid_fallback", "space_name", "idempotency_key",
                      "wait_seconds"},
@@ -35,6 +36,8 @@ FIXED_PARAMS = {  # the parameters DESIGN §7 / issue 3 name, per tool
     "analyze_model": {"model"},
     "validate_space": {"space", "task"},
     "cancel_run": {"run_id"},
+    "get_app_files": {"run_id", "path"},
+    "revise_build": {"run_id", "files", "remove", "note", "wait_seconds"},
 }
 HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 
@@ -105,9 +108,10 @@ async def test_the_fixed_parameters_are_there(client: Client) -> None:
 async def test_annotations_tell_the_truth(client: Client) -> None:
     """Readers are read-only and idempotent; only cancel_run is destructive; launching is not idempotent (§7)."""
     ann = {t.name: t.annotations for t in (await client.list_tools()).tools}
-    for name in ("get_run_status", "get_gate", "fetch_trace_redacted", "list_runs", "analyze_model"):
+    for name in ("get_run_status", "get_gate", "fetch_trace_redacted", "list_runs", "analyze_model", "get_app_files"):
         assert ann[name].read_only_hint is True and ann[name].idempotent_hint is True, name  # type: ignore[union-attr]
     assert [n for n, a in ann.items() if a.destructive_hint] == ["cancel_run"]  # type: ignore[union-attr]
-    for name in ("launch_build", "validate_space", "request_hardware"):
+    for name in ("launch_build", "validate_space", "request_hardware", "revise_build"):
         assert ann[name].read_only_hint is False and ann[name].open_world_hint is True, name  # type: ignore[union-attr]
     assert ann["launch_build"].idempotent_hint is False  # type: ignore[union-attr]
+    assert ann["revise_build"].idempotent_hint is False  # type: ignore[union-attr]  # each call is a new revision

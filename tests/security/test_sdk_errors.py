@@ -39,6 +39,8 @@ BASE_ARGS: dict[str, dict[str, Any]] = {
     "request_hardware": {"run_id": VALID_RUN_ID, "flavor": "cpu-basic"},
     "analyze_model": {"model": "nobody/not-in-the-cache"},
     "list_runs": {},
+    "get_app_files": {"run_id": VALID_RUN_ID},
+    "revise_build": {"run_id": VALID_RUN_ID, "files": {"app.py": "print('revised')\n"}},
 }
 
 

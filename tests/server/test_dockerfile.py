@@ -152,7 +152,7 @@ def test_the_dockerfile_steps_install_and_start_a_server_that_answers(tmp_path: 
 
 async def _list_tools_and_launch(base: str) -> str:
     async with open_http_client(base, "auto") as client:
-        assert len((await client.list_tools()).tools) == 9
+        assert len((await client.list_tools()).tools) == 11
         runs = await client.call_tool("list_runs", {})
         assert not runs.is_error and runs.structured_content == {"runs": [], "next_cursor": None}
         launched = await client.call_tool("launch_build", {"model": "factory-test/not-in-the-cache"})

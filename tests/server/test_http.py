@@ -39,7 +39,7 @@ def test_mcp_without_a_bearer_token_is_401_with_www_authenticate(base_url: str, 
 
 async def test_http_serves_both_eras_with_progress_and_errors(base_url: str, mode: str) -> None:
     async with open_http_client(base_url, mode) as client:
-        assert len((await client.list_tools()).tools) == 9
+        assert len((await client.list_tools()).tools) == 11
         seen: list[float] = []
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:

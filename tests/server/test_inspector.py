@@ -61,7 +61,7 @@ def test_the_inspector_lists_the_tools_over_stdio(npx: str) -> None:
     code, payload, output = inspector(npx, "--method", "tools/list", "--format", "json", "-q", *stdio_target())
     assert code == 0, output[-3000:]
     tools = {t["name"]: t for t in payload["result"]["tools"]}
-    assert len(tools) == 9 and tools["get_gate"]["annotations"]["readOnlyHint"] is True
+    assert len(tools) == 11 and tools["get_gate"]["annotations"]["readOnlyHint"] is True
     assert "outputSchema" in tools["launch_build"]
 
 
@@ -87,7 +87,7 @@ def test_the_inspector_lists_the_tools_over_http_with_a_bearer_token(npx: str, t
                                           "--header", f"Authorization: Bearer {BEARER}",
                                           "--method", "tools/list", "--format", "json", "-q")
         assert code == 0, output[-3000:]
-        assert len(payload["result"]["tools"]) == 9
+        assert len(payload["result"]["tools"]) == 11
         code, _, output = inspector(npx, "--server-url", f"{base}/mcp", "--transport", "http",
                                     "--method", "tools/list", "--format", "json", "-q", "--stored-auth-only")
         assert code != 0 and BEARER not in output

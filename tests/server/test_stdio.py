@@ -69,6 +69,6 @@ def test_stdout_carries_only_json_rpc_messages() -> None:
         proc.stdin.close()
         proc.wait(20)
     assert proc.returncode == 0
-    assert len(replies[2]["result"]["tools"]) == 9
+    assert len(replies[2]["result"]["tools"]) == 11
     run_id = replies[3]["result"]["structuredContent"]["run_id"]
     assert run_id in json.dumps(replies[4]["result"]["structuredContent"])

@@ -99,3 +99,21 @@ def test_describe_names_text_by_value_and_files_by_name() -> None:
     """The predict call's input summary (tests/test_result.json) shows text, or a file name, never a path."""
     assert Sample(text="x" * 300).describe() == repr("x" * 200)
     assert Sample(file=Path("/tmp/secret/dir/sample.png")).describe() == "file sample.png"
+
+
+def test_a_zero_shot_image_sample_carries_the_cards_labels_and_its_image_size(tmp_path: Path) -> None:
+    """Issue 11: the labels go to a text box as one "a, b" string; the size lets the judges hold boxes and masks
+    to the image that was sent."""
+    from space_factory.domain.tasks import InputSlot
+
+    card = [SampleInput(src="https://example.invalid/cat.png", candidate_labels=["a cat", "a bird"])]
+    sample, probe = pick_samples(TASKS["zero-shot-image-classification"], card, tmp_path)
+    assert sample.value(InputSlot.CANDIDATE_LABELS) == probe.value(InputSlot.CANDIDATE_LABELS) == "a cat, a bird"
+    assert sample.value(InputSlot.IMAGE) == sample.file and sample.file is not None
+    with Image.open(sample.file) as first, Image.open(probe.file or "") as second:
+        assert (sample.image_size, probe.image_size) == (first.size, second.size) == ((64, 48), (40, 40))
+    assert "with labels 'a cat, a bird'" in sample.describe()
+    default, _ = pick_samples(TASKS["zero-shot-image-classification"], [], tmp_path / "default")
+    assert default.candidate_labels == TASKS["zero-shot-image-classification"].default_labels
+    detection, _ = pick_samples(TASKS["object-detection"], [], tmp_path / "detection")
+    assert detection.candidate_labels is None and detection.image_size == (64, 48)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from space_factory.domain.schemas import ModelCardAnalysis, RuntimeRecommendation, SampleInput
-from space_factory.domain.tasks import TASKS, TEMPLATE_TASKS, InputKind
+from space_factory.domain.tasks import CHAT_SPEC, TASKS, TEMPLATE_TASKS, InputKind
 from space_factory.worker.generate import (
     API_NAME,
     APP_FILES,
@@ -110,7 +110,7 @@ def _is_literal(node: ast.expr) -> bool:
 
 def test_every_template_stem_in_the_task_catalog_ships_as_a_template() -> None:
     """Each template stem named in domain/tasks.py has a file under worker/templates/."""
-    expected = {spec.template for spec in TASKS.values() if spec.template}
+    expected = {spec.template for spec in (*TASKS.values(), CHAT_SPEC) if spec.template}
     assert set(template_stems()) == expected
 
 
@@ -240,7 +240,9 @@ def test_hostile_card_values_stay_string_literals(tmp_path: Path, task: str) -> 
     assert values["TITLE"] == HOSTILE
     assert HOSTILE in str(values["DESCRIPTION"])
     if TASKS[task].input_kind is InputKind.TEXT:
-        assert values["EXAMPLES"] == [[HOSTILE], ["{{EXAMPLES}} plain"]]
+        # One column per input: the card's texts first, then the task's other inputs (labels, a QA context).
+        assert [row[0] for row in values["EXAMPLES"]] == [HOSTILE, "{{EXAMPLES}} plain"]
+        assert all(len(row) == len(TASKS[task].inputs) for row in values["EXAMPLES"])
     else:
         assert values["EXAMPLES"] is None
 
@@ -299,7 +301,7 @@ def test_short_description_is_truncated_for_long_model_names(tmp_path: Path) -> 
     assert len(str(front["short_description"])) <= SHORT_DESCRIPTION_MAX
 
 
-@pytest.mark.parametrize("task", ["text-to-image", "image-to-text", "no-such-task", None])
+@pytest.mark.parametrize("task", ["image-to-image", "no-such-task", None])
 def test_tasks_without_a_template_raise_no_template(tmp_path: Path, task: str | None) -> None:
     with pytest.raises(NoTemplate) as info:
         generate_app(_analysis(task), CPU, tmp_path / "app")

@@ -4,6 +4,7 @@ they run on; they talk to these (DESIGN §2).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,8 +135,22 @@ class SpaceHost(Protocol):
         """Create a new Space; raises `SpaceExists` rather than touch an existing one."""
         ...
 
-    def upload(self, space_id: str, folder: Path, *, run_id: str) -> None:
-        """Upload the whole folder; the Space then builds."""
+    def upload(self, space_id: str, folder: Path, *, run_id: str) -> str | None:
+        """Upload the whole folder; the Space then builds. Returns the commit made (as `head` names it), if known."""
+        ...
+
+    def commit(self, space_id: str, folder: Path, *, run_id: str, written: Sequence[str],
+               removed: Sequence[str], message: str, parent_commit: str | None) -> str | None:
+        """Commit a revision in one commit: `folder` holds the whole revised app, `written` names the paths it adds
+        or changes and `removed` the paths it deletes; the Space then rebuilds. Returns the commit made.
+
+        Raises:
+            SpaceMoved: `parent_commit` is given and is not the Space's head any more (someone else wrote).
+        """
+        ...
+
+    def head(self, space_id: str) -> str | None:
+        """The Space's current commit, named as `upload` and `commit` return it; None when it has none."""
         ...
 
     def runtime(self, space_id: str) -> SpaceRuntime:

@@ -17,6 +17,7 @@ server path.
       + SpaceExists
       + CostNotConfirmed
       + NoZeroGpuSlot
+      + AgentUnavailable
       + BackendError
         - TokenScopeMissing
           - TokenRefused
@@ -55,12 +56,28 @@ class InvalidInput(FactoryError, ValueError):
 
 
 class InvalidRunId(InvalidInput):
+    """A run id that breaks the run id rule (DESIGN §4).
+
+    Only its part up to the first character a run id never holds is quoted: a token pasted onto a run id
+    (`…-4f9a1c` + `hf_…`) is cut at its `_` or first capital, so no message can carry its body.
+
+        >>> str(InvalidRunId("20261128-171233-tiny-gpt2-4f9a1chf_Secret"))[:101]
+        "invalid run id: '20261128-171233-tiny-gpt2-4f9a1chf' and then a character run ids never hold (at 35)."
+    """
+
     def __init__(self, run_id: str) -> None:
+        allowed = len(run_id) - len(run_id.lstrip(_RUN_ID_CHARS))
+        quoted = shown(run_id[:allowed], 100)
+        if allowed < len(run_id):
+            quoted += f" and then a character run ids never hold (at {allowed + 1})"
         super().__init__(
-            f"invalid run id: {shown(run_id, 100)}. Run ids look like '20261128-171233-tiny-gpt2-4f9a1c' "
+            f"invalid run id: {quoted}. Run ids look like '20261128-171233-tiny-gpt2-4f9a1c' "
             "(lowercase letters, digits and '-', 8-80 characters); use the run_id launch_build returned."
         )
         self.run_id = run_id
+
+
+_RUN_ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 
 
 class InvalidModelId(InvalidInput):
@@ -225,3 +242,47 @@ class NoZeroGpuSlot(FactoryError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+
+
+class InvalidRevision(InvalidInput):
+    """A revision broke a rule of `domain.revisions` (a path, a size, its text, or it changes nothing)."""
+
+
+class RunStillGoing(FactoryError):
+    """A revision of a run that has not ended yet: its app may still change."""
+
+    def __init__(self, run_id: str, phase: str) -> None:
+        super().__init__(
+            f"run {run_id!r} is still going (phase {phase!r}): wait for it to end (poll get_run_status until "
+            f"terminal is true), then revise it; nothing was changed"
+        )
+        self.run_id = run_id
+
+
+class SpaceMoved(FactoryError):
+    """The Space's head is not the commit the parent run made: someone else wrote to it since."""
+
+    def __init__(self, space_id: str, expected: str | None, head: str | None = None, run_id: str | None = None) -> None:
+        since = f"run {run_id!r} deployed it" if run_id else "the revised run deployed it"
+        now = f"its head is {head[:12]}, not {(expected or '?')[:12]}" if head else \
+            f"its head is no longer {(expected or '?')[:12]}"
+        super().__init__(
+            f"the Space {space_id!r} changed since {since} ({now}): someone else wrote to it, or a later revision "
+            "did. Refusing to overwrite it: revise the run that made its latest commit (list_runs shows revisions), "
+            "or build a new Space; nothing was changed"
+        )
+        self.space_id = space_id
+        self.head = head
+
+
+class AgentUnavailable(FactoryError):
+    """The coding agent (Pi) cannot run: Node or Pi could not be found, installed or started.
+
+    `reason` says what failed (with a redacted tail of the installer's output when there is one), `remedy`
+    what to do about it.
+    """
+
+    def __init__(self, reason: str, remedy: str) -> None:
+        super().__init__(f"the coding agent is unavailable: {reason}. {remedy}")
+        self.reason = reason
+        self.remedy = remedy

@@ -99,6 +99,9 @@ class GateEvidence(AppCheck):
     space_hardware_requested: str | None = None
     space_hardware_current: str | None = None
     durations_ms: dict[str, int] = field(default_factory=dict)
+    # A revision (DESIGN §12): which one, and the run it was made from; the gate names them.
+    revision: int = 1
+    parent_run_id: str | None = None
 
 
 def hardware_shortfall(evidence: GateEvidence) -> str | None:
@@ -197,13 +200,21 @@ def classify_gate(evidence: GateEvidence) -> tuple[GateStatus, str]:
 def _verdict(evidence: GateEvidence) -> tuple[GateStatus, str]:
     if evidence.canceled:
         return GateStatus.CANCELED, "The run was canceled before a verdict."
-    if evidence.blockers:
+    status, summary = _live_verdict(evidence)
+    # DESIGN §6: a live API check that passes outranks declared blockers (they stay in the gate as notes);
+    # otherwise the blockers say why, before any build or runtime failure.
+    if evidence.blockers and status is not GateStatus.FULL_INFERENCE_PASSED:
         titles = "; ".join(b.title for b in evidence.blockers[:3])
         return GateStatus.TECHNICAL_BLOCKER, f"Real inference cannot be wired: {titles}."
-    if evidence.space_stage in SPACE_BUILD_ERROR_STAGES:
-        return GateStatus.BUILD_FAILED, f"The Space never built (stage {evidence.space_stage}); see the build log."
+    return status, summary
+
+
+def _live_verdict(evidence: GateEvidence) -> tuple[GateStatus, str]:
+    """The verdict of the wrapper's own checks, blockers aside."""
     test = evidence.test
     inference_ok = bool(test and test.ok and test.verdict and test.verdict.ok)
+    if evidence.space_stage in SPACE_BUILD_ERROR_STAGES:
+        return GateStatus.BUILD_FAILED, f"The Space never built (stage {evidence.space_stage}); see the build log."
     manual = evidence.hardware_outcome in MANUAL_OUTCOMES and evidence.needs_gpu
     if manual and not inference_ok:
         return (GateStatus.MANUAL_HARDWARE_REQUIRED,
@@ -232,10 +243,30 @@ def _verdict(evidence: GateEvidence) -> tuple[GateStatus, str]:
     return GateStatus.HEALTH_ONLY, "Health OK, but inference was not verified."
 
 
+def revision_summary(evidence: GateEvidence, status: GateStatus, summary: str) -> str:
+    """The summary of a revision's gate: which revision it is and, when it did not pass on a Space, that the Space
+    now runs the revised code and how to go back.
+
+        >>> evidence = GateEvidence(revision=2, parent_run_id="r1", space_id="o/s", space_stage=SpaceStage.RUNNING)
+        >>> revision_summary(evidence, GateStatus.HEALTH_ONLY, "x")[:58]
+        'Revision 2 (of run r1): x The Space o/s now runs this revi'
+    """
+    if evidence.revision <= 1:
+        return summary
+    text = f"Revision {evidence.revision} (of run {evidence.parent_run_id}): {summary}"
+    if status is not GateStatus.FULL_INFERENCE_PASSED and evidence.space_id and evidence.space_stage is not None:
+        text += (f" The Space {evidence.space_id} now runs this revision's code; to go back, revise this run with the "
+                 f"files of run {evidence.parent_run_id} (get_app_files).")
+    return text
+
+
 def build_gate(evidence: GateEvidence) -> Gate:
     """The full `inference_gate.json` document for the evidence."""
     status, summary = classify_gate(evidence)
+    summary = revision_summary(evidence, status, summary)
     facts = evidence.facts()
+    if evidence.revision > 1:
+        facts["revision"] = {"revision": evidence.revision, "parent_run_id": evidence.parent_run_id}
     if evidence.space_stage:
         facts["space_stage"] = evidence.space_stage
     if evidence.hardware_outcome:

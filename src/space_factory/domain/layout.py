@@ -20,6 +20,8 @@ ANALYSIS = "model_card_analysis.json"
 RECOMMENDATION = "runtime_recommendation.json"
 TARGET_SPACE = "target_space.json"
 GENERATED = "generated"
+APP_FILES = "app_files.json"  # the files of generated/, with the revision that last changed each
+REVISION = "revision.json"  # a revision run only: the change it applies to its parent's app
 HEALTH = "tests/health.json"
 API_SCHEMA = "tests/api_schema.json"
 TEST_RESULT = "tests/test_result.json"
@@ -34,6 +36,8 @@ PI_OUTPUT = "logs/pi_output.txt"
 RAW_TRACES = "traces/raw"
 REDACTED_TRACES = "traces/redacted"
 REPORT = "report.md"
+AGENT_PROMPT = "agent/prompt.md"
+AGENT_ATTEMPTS = "agent/attempts.jsonl"
 JOB_EXIT = "job_exit.json"  # written by the local job launcher when the worker process ends
 
 # What `fetch_trace_redacted` may serve, by kind. Raw traces are never in this table.

@@ -165,6 +165,9 @@ def recommend_runtime(
         params = analysis.params
         size = f" for {_params(params)} parameters ({analysis.params_source})" if params else ""
         reasons.append(f"Estimated inference memory is about {memory:.2f} GB{size}.")
+        if analysis.pipeline_components:
+            reasons.append("The estimate counts the weights of the diffusers components model_index.json names: "
+                           f"{', '.join(analysis.pipeline_components[:12])}.")
     else:
         reasons.append("The memory need could not be estimated (no weight sizes or config sizes found).")
 

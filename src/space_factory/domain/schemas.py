@@ -20,8 +20,10 @@ from space_factory.domain.phases import Phase, RunStatus
 JsonDict = dict[str, Any]
 
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN, description="Run id returned by launch_build.")]
-Mode = Literal["build", "validate"]
-AgentName = Literal["none", "pi"]
+Mode = Literal["build", "validate", "revise"]
+# none: the task template only; pi: Pi writes/adapts the app and repairs it; pi-deploy: Pi also pushes it itself;
+# auto: the template when one fits, Pi when none fits, the card needs custom code, or the template's gate failed.
+AgentName = Literal["none", "pi", "pi-deploy", "auto"]
 BackendName = Literal["local", "hf"]
 EventLevel = Literal["debug", "info", "warning", "error"]
 
@@ -61,6 +63,8 @@ class RunRequest(_Model):
     created_at: datetime = Field(default_factory=utcnow)
     options: BuildOptions = Field(default_factory=BuildOptions)
     job_id: str | None = None
+    revision: int = Field(1, ge=1, description="1 for a first build; n+1 for a revision of a run of revision n.")
+    parent_run_id: str | None = Field(None, description="The run a revision was made from (DESIGN §12), else null.")
 
 
 class JobRef(_Model):
@@ -93,6 +97,8 @@ class RunState(_Model):
     space: SpaceRef = Field(default_factory=SpaceRef)
     gate_status: GateStatus | None = None
     error: str | None = None
+    revision: int = Field(1, ge=1, description="1 for a first build; n+1 for a revision of a run of revision n.")
+    parent_run_id: str | None = Field(None, description="The run this revision was made from, else null.")
 
 
 class Event(_Model):
@@ -113,6 +119,8 @@ class SampleInput(_Model):
     source_sentence: str | None = None
     sentences: list[str] | None = None
     src: str | None = Field(None, description="URL of an example file (image, audio); never fetched offline.")
+    candidate_labels: list[str] | None = Field(None, description="Zero-shot tasks: the labels to choose from.")
+    context: str | None = Field(None, description="Question answering: the passage the answer is a span of.")
     title: str | None = None
     origin: Literal["card", "default"] = "card"
 
@@ -145,6 +153,11 @@ class ModelCardAnalysis(_Model):
     base_model: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     files: list[FileEntry] = Field(default_factory=list)
+    chat_template: bool = Field(False, description="The tokenizer or processor declares a chat template.")
+    pipeline_components: list[str] = Field(
+        default_factory=list,
+        description="A diffusers pipeline's components (model_index.json); only their weights count.",
+    )
     has_template: bool = False
     warnings: list[str] = Field(default_factory=list)
 
@@ -184,6 +197,37 @@ class TargetSpace(_Model):
     hardware_requested: str | None = None
     hardware_current: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # The commit the run's upload made (hf: the Hub's commit id; local: the app's tree digest): a revision commits
+    # on top of it and is refused when the Space's head has moved since (DESIGN §12).
+    commit: str | None = None
+
+
+class AppFile(_Model):
+    """One file of a run's app workspace (`generated/`)."""
+
+    path: str = Field(description="Relative to the app's workspace, '/'-separated.")
+    bytes: int
+    sha256: str
+    revision: int = Field(1, description="The revision that last changed this file.")
+    run_id: str = Field(description="The run of that revision.")
+
+
+class AppFiles(_Model):
+    """`app_files.json`: the files of the app a run deployed, each with the revision that last changed it."""
+
+    run_id: str
+    revision: int = 1
+    files: list[AppFile] = Field(default_factory=list)
+
+
+class RevisionChange(_Model):
+    """`revision.json`: the change a revision run applies to its parent's app (checked by `domain.revisions`)."""
+
+    parent_run_id: str
+    files: dict[str, str] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list)
+    note: str | None = None
+    parent_commit: str | None = Field(None, description="The parent's commit the revision goes on top of.")
 
 
 class HealthResult(_Model):
@@ -218,6 +262,11 @@ class ApiSchema(_Model):
     ok: bool
     endpoints: list[ApiEndpoint] = Field(default_factory=list)
     chosen: str | None = None
+    slots: dict[str, str] = Field(
+        default_factory=dict,
+        description="The chosen endpoint's parameters the gate fills: parameter name → input slot "
+                    "(domain.tasks.InputSlot).",
+    )
     reason: str | None = None
     raw: JsonDict = Field(default_factory=dict)
     error: str | None = None
@@ -261,8 +310,14 @@ class GateCheck(_Model):
 
 
 class Blocker(_Model):
+    """One entry of `TECHNICAL_BLOCKERS.json` (DESIGN §6): why real inference cannot be wired."""
+
+    kind: str | None = Field(None, description="A short category, e.g. 'flash_attn', 'memory', 'license'.")
     title: str
     detail: str = ""
+    evidence: str | None = Field(None, description="What shows it: an error line, a log excerpt.")
+    tried: list[str] = Field(default_factory=list, description="What was attempted (for flash-attn: SDPA, xformers, "
+                                                              "HF kernels).")
     source: Literal["factory", "agent"] = "factory"
 
 
@@ -293,6 +348,26 @@ class Gate(_Model):
     how_to_call: HowToCall | None = None
 
 
+# template: the factory's template, deployed as generated (no agent); write / adapt / repair: what Pi was asked.
+AttemptMode = Literal["template", "write", "adapt", "repair"]
+
+
+class AttemptRecord(_Model):
+    """One line of `agent/attempts.jsonl` (DESIGN §4): one coding-agent attempt and the gate it led to."""
+
+    n: int = Field(ge=1, description="The attempt number, from 1.")
+    mode: AttemptMode = Field(description="template: no agent; write: the app from scratch; adapt: the template; "
+                                          "repair: after a gate that did not pass.")
+    started_at: datetime
+    ended_at: datetime
+    stop_reason: str | None = Field(None, description="The stop reason of Pi's last assistant message.")
+    error: str | None = Field(None, description="Why the attempt failed, in our words or Pi's (redacted).")
+    timed_out: bool = False
+    files_changed: list[str] = Field(default_factory=list, description="Workspace paths added, changed or removed.")
+    blockers_declared: bool = Field(False, description="Pi wrote a valid TECHNICAL_BLOCKERS.json.")
+    gate_status: GateStatus | None = Field(None, description="The gate after this attempt; None if none was built.")
+
+
 class HardwareRequestRecord(_Model):
     """One line of `hardware_requests.jsonl`."""
 
@@ -319,4 +394,7 @@ class ModelFacts(_Model):
     safetensors_params: dict[str, int] = Field(
         default_factory=dict, description="Parameter count per dtype, from safetensors headers."
     )
+    tokenizer_config: JsonDict | None = Field(None, description="tokenizer_config.json, when present.")
+    processor_config: JsonDict | None = Field(None, description="processor_config.json, when present.")
+    model_index: JsonDict | None = Field(None, description="A diffusers pipeline's model_index.json, when present.")
     gated: bool = False

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 
 __all__ = ["SECRET_ENV_NAMES", "secret_values", "without_secrets"]
 
-SECRET_ENV_NAMES: tuple[str, ...] = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "OPENAI_API_KEY")
+# SPACE_FACTORY_AGENT_API_KEY: the coding agent's provider key (DESIGN §8) reaches the worker only; never an app or Pi.
+SECRET_ENV_NAMES: tuple[str, ...] = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_API_TOKEN", "OPENAI_API_KEY",
+                                     "SPACE_FACTORY_AGENT_API_KEY")
 
 
 def secret_values(environ: Mapping[str, str]) -> list[str]:

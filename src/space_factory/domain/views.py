@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from space_factory.domain.hardware_outcomes import HardwareOutcome
-from space_factory.domain.schemas import Event, ModelCardAnalysis, RunState, RuntimeRecommendation
+from space_factory.domain.schemas import AppFile, Event, ModelCardAnalysis, RunState, RuntimeRecommendation
 
 
 class RunStatusView(BaseModel):
@@ -54,3 +54,27 @@ class RunList(BaseModel):
 
     runs: list[RunState]
     next_cursor: str | None = Field(None, description="Pass as cursor for the next (older) page; null on the last.")
+
+
+class AppFileText(BaseModel):
+    """One file of a run's app, as text: redacted, and only when it is text of a bounded size."""
+
+    path: str
+    bytes: int
+    sha256: str = Field(description="Of the file as stored (before redaction).")
+    revision: int = Field(description="The revision that last changed this file.")
+    text: str
+    redacted: bool = Field(description="True if something secret-looking was replaced in the text shown.")
+
+
+class AppFilesView(BaseModel):
+    """The app a run deployed (or generated, for a run that stopped before a Space): its files, or one file's text."""
+
+    run_id: str
+    revision: int = Field(description="The run's revision: 1 for a first build.")
+    parent_run_id: str | None = Field(None, description="The run this revision was made from, else null.")
+    space_id: str | None = Field(None, description="The Space the app was deployed to; null if none was made.")
+    files: list[AppFile] = Field(default_factory=list, description="Path, bytes, sha256 and the revision that last "
+                                 "changed each file.")
+    total_bytes: int = 0
+    file: AppFileText | None = Field(None, description="With a path: that file's text; else null.")

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from space_factory.server import prompts, resources
 from space_factory.server.auth import HttpAuth, current_caller
 from space_factory.server.error_text import RedactErrors
-from space_factory.tools import analyze, build, gate, hardware, runs, traces
+from space_factory.tools import analyze, build, files, gate, hardware, runs, traces
 from space_factory.tools.common import AppState, FactoryProvider
 
 __all__ = ["INSTRUCTIONS", "SERVER_NAME", "create_app"]
@@ -30,9 +30,10 @@ Space Factory turns a Hugging Face model into a private, running, verified Gradi
 Typical flow: analyze_model(model) → launch_build(model) → poll get_run_status(run_id, since_seq) until
 terminal → get_gate(run_id). full_inference_passed means the Space answered /health and its API returned
 valid output for the task; any other gate says what is missing. On trouble read fetch_trace_redacted(run_id).
-validate_space gates an app that already runs. The build_space prompt has the whole loop."""
+validate_space gates an app that already runs. get_app_files shows the app a run deployed;
+revise_build changes it and gates it again on the same Space. The build_space prompt has the whole loop."""
 
-TOOL_MODULES = (build, runs, gate, hardware, traces, analyze)
+TOOL_MODULES = (build, runs, gate, hardware, traces, analyze, files)
 
 
 def _version() -> str:

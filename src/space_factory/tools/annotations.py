@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mcp.types import ToolAnnotations
 
-__all__ = ["DESTRUCTIVE", "HARDWARE", "LAUNCH", "READ_ONLY", "READ_ONLY_OPEN", "VALIDATE"]
+__all__ = ["APP_FILES", "DESTRUCTIVE", "HARDWARE", "LAUNCH", "READ_ONLY", "READ_ONLY_OPEN", "REVISE", "VALIDATE"]
 
 # Reads the caller's own run records only.
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -34,3 +34,10 @@ HARDWARE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempot
 # Stops a run's job (and a Space still being built): work is lost, so destructive. Canceling an
 # ended run changes nothing. It touches only the run's own job and Space, hence a closed world.
 DESTRUCTIVE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+
+# Reads the files of an app a run deployed, from the caller's run record only (never the Space itself).
+APP_FILES = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+# Starts a revision run that commits to the run's own Space (the factory made it): a new commit, never a rewrite
+# of history or of somebody else's Space (a head moved by another writer is refused). Each call is a new run.
+REVISE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True)

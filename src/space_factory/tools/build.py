@@ -15,6 +15,7 @@ from space_factory.tools.annotations import LAUNCH, VALIDATE
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
 from space_factory.tools.follow import follow_run, launch_view
 from space_factory.tools.params import (
+    Agent,
     AllowPaidFallback,
     BuildMode,
     HardwareChoice,
@@ -53,6 +54,7 @@ def register(app: MCPServer[Any]) -> None:
         idempotency_key: IdempotencyKey = None,
         wait_seconds: WaitSeconds = 0,
         task: Task = None,
+        agent: Agent = "auto",
     ) -> LaunchView:
         """Turn a Hugging Face model into a private, running Gradio Space, and gate whether real inference works.
 
@@ -60,11 +62,13 @@ def register(app: MCPServer[Any]) -> None:
         wait_seconds > 0 the call follows the run, sending progress notifications, and returns the status
         reached. Next: poll get_run_status(run_id, since_seq) every next_poll_seconds until terminal is
         true, then call get_gate(run_id) for the verdict and how_to_call. Call analyze_model first to see
-        the task and hardware plan without building. Never overwrites an existing Space.
+        the task and hardware plan without building. Never overwrites an existing Space. A coding agent
+        (Pi) inside the job writes or repairs the app where no template fits or the template's gate failed
+        (agent='auto'); the factory, never the agent, decides the gate.
         """
         options = BuildOptions(task=task, hardware=hardware.value if hardware else None, space_name=space_name,
                                allow_paid_fallback=allow_paid_fallback, idempotency_key=idempotency_key)
-        state = await call_service(factory.launch, model, options=options, mode=mode)
+        state = await call_service(factory.launch, model, options=options, agent=agent, mode=mode)
         return await _answer(factory, state, wait_seconds, ctx)
 
     @app.tool(title="Gate a running app or Space", annotations=VALIDATE)

@@ -6,7 +6,9 @@ a follow holds no thread while it sleeps.
 
 Progress is advisory (issue 3): a failed send is logged and the call goes on. The progress value
 is the run's phase step (`domain.phases.phase_step`) and only ever grows, as the MCP spec requires,
-so a notification goes out when the run reaches a later phase, with the phase as the message.
+so a notification goes out when the run reaches a later phase, with the phase as the message. A repair
+by the coding agent goes back through the phases: each agent attempt after the first counts one more
+lap of them (progress `(attempt - 1) * total + step`, out of `attempt * total`), so it is still reported.
 """
 
 from __future__ import annotations
@@ -49,20 +51,29 @@ async def follow_run(factory: Factory, run_id: str, wait_seconds: float, ctx: Co
         The last status read. A run still going when the time is up is returned as it is; it does not raise.
     """
     reads = factory.follow(run_id, timeout=wait_seconds)
-    sent = -1
+    sent = -1.0
     total = phase_step(Phase.DONE)[1]
+    attempt = 1
     while True:
         # The follower yields a last view (wait None) before it ends, so `next` never meets StopIteration here.
         view, wait = await call_service(_next_read, reads)
-        step = total if view.terminal else phase_step(view.state.phase)[0]
+        attempt = max([attempt, *(_attempt_of(event.data) for event in view.events)])
+        lap = (attempt - 1) * total
+        step = lap + (total if view.terminal else phase_step(view.state.phase)[0])
         if step > sent:
             sent = step
             latest = view.events[-1].message if view.events else view.state.status.value
             label = view.state.status.value if view.terminal else view.state.phase.value
-            await _send_progress(ctx, step, total, f"{label}: {latest}")
+            await _send_progress(ctx, step, lap + total, f"{label}: {latest}")
         if wait is None:
             return view
         await anyio.sleep(wait)
+
+
+def _attempt_of(data: dict[str, Any]) -> int:
+    """The agent attempt an event names (`data.attempt`), else 1."""
+    value = data.get("attempt")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
 
 
 def launch_view(view: RunStatusView, waited: float) -> LaunchView:

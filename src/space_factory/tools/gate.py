@@ -12,8 +12,8 @@ from typing import Any
 from mcp.server import MCPServer
 
 from space_factory.domain.phases import RunStatus
-from space_factory.domain.schemas import RunId
-from space_factory.service import Factory
+from space_factory.domain.schemas import Gate, RunId
+from space_factory.service import Factory, GateAnswer
 from space_factory.tools.annotations import READ_ONLY
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
 from space_factory.tools.views import GateView
@@ -24,7 +24,8 @@ __all__ = ["register"]
 def _gate_view(factory: Factory, run_id: str) -> GateView:
     answer = factory.gate_or_progress(run_id)
     state, gate = answer.state, answer.gate
-    common = {"run_id": run_id, "status": state.status, "phase": state.phase}
+    common = {"run_id": run_id, "status": state.status, "phase": state.phase, "agent": state.agent,
+              "attempts": answer.attempts, "revision": state.revision, "parent_run_id": state.parent_run_id}
     if state.status is RunStatus.FAILED:
         return GateView(**common, ready=False, message=(
             f"The run failed before a gate could be written: {state.error}. Read fetch_trace_redacted(run_id, "
@@ -33,7 +34,20 @@ def _gate_view(factory: Factory, run_id: str) -> GateView:
         return GateView(**common, ready=False, next_poll_seconds=answer.next_poll_seconds, message=(
             f"Not finished yet: the run is {state.status.value}, phase {state.phase.value}. Poll get_run_status "
             "until terminal is true, then call get_gate again."))
-    return GateView(**common, ready=True, gate_status=gate.status, gate=gate, message=gate.summary)
+    return GateView(**common, ready=True, gate_status=gate.status, gate=gate, message=_with_agent(gate, answer))
+
+
+def _with_agent(gate: Gate, answer: GateAnswer) -> str:
+    """The gate's summary, plus what the coding agent did when one ran: its attempts and declared blockers."""
+    declared = sum(1 for b in gate.blockers if b.source == "agent")
+    by_agent = sum(1 for a in answer.attempts if a.mode != "template")
+    notes = []
+    if by_agent:
+        notes.append(f"{len(answer.attempts)} attempt(s) were gated, {by_agent} by the coding agent: see attempts, "
+                     "and its traces with fetch_trace_redacted(run_id, 'agent').")
+    if declared:
+        notes.append(f"The coding agent declared {declared} blocker(s): see gate.blockers (source 'agent').")
+    return " ".join([gate.summary, *notes])
 
 
 def register(app: MCPServer[Any]) -> None:
@@ -45,5 +59,7 @@ def register(app: MCPServer[Any]) -> None:
         full_inference_passed means /health answered and the API returned valid output for the task; anything
         else says what is missing (see checks and blockers). For a run still going this returns ready=false
         with its phase: poll get_run_status, then ask again. Use how_to_call to call the Space yourself.
+        When the coding agent ran, attempts lists each attempt and the gate it led to, and blockers with
+        source 'agent' are the ones it declared.
         """
         return await call_service(_gate_view, factory, run_id)

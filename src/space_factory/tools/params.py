@@ -13,11 +13,13 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from space_factory.domain.hardware import HardwareFlavor
 from space_factory.domain.ids import space_name_problem
+from space_factory.domain.schemas import AgentName
 from space_factory.domain.tasks import TASKS
 from space_factory.service import MAX_TRACE_PAGE
 
 __all__ = [
     "MAX_WAIT_SECONDS",
+    "Agent",
     "AllowPaidFallback",
     "BuildMode",
     "ConfirmCost",
@@ -60,6 +62,12 @@ HardwareChoice = Annotated[HardwareFlavor | None, Field(
                 "else CPU; a paid GPU only with allow_paid_fallback).")]
 AllowPaidFallback = Annotated[bool, Field(
     description="Allow a paid fixed-GPU fallback when ZeroGPU is not possible. Ask the user first: it costs money.")]
+Agent = Annotated[AgentName, Field(
+    description="Who writes the app. 'auto' (default): the task template when one fits, the Pi coding agent when "
+                "none fits, when the card needs custom code (auto_map, trust_remote_code) or when the template's "
+                "gate did not pass (it then repairs the app). 'pi': always Pi, before the first deploy and to "
+                "repair. 'pi-deploy': like 'pi', and Pi pushes the app to the run's Space itself with the hf CLI "
+                "(the factory still validates and gates it). 'none': the template only, no agent.")]
 
 
 def _space_name(name: str) -> str:
@@ -89,9 +97,10 @@ SinceSeq = Annotated[int, Field(
     ge=0, description="Return only events with seq > since_seq: pass last_seq from the previous answer (0 = all).")]
 Limit = Annotated[int, Field(ge=1, le=200, description="At most this many runs, newest first.")]
 TraceKind = Annotated[str, Field(
-    pattern=r"^(worker|space_build|space_run|pi_output|agent:[A-Za-z0-9][A-Za-z0-9._-]{0,79})$",
-    description="Which log: 'worker', 'space_build', 'space_run', 'pi_output', or 'agent:NAME' for a coding-agent "
-                "trace. available_kinds in any answer lists what this run has.")]
+    pattern=r"^(worker|space_build|space_run|pi_output|agent|agent:[A-Za-z0-9][A-Za-z0-9._-]{0,79})$",
+    description="Which log: 'worker', 'space_build', 'space_run', 'pi_output' (the coding agent's output), "
+                "'agent' (every coding-agent attempt's trace, in attempt order) or 'agent:attempt-N' (one "
+                "attempt). available_kinds in any answer lists what this run has.")]
 Cursor = Annotated[int, Field(ge=0, description="Byte offset to start at: 0, then next_cursor of the previous page.")]
 MaxBytes = Annotated[int, Field(ge=256, le=MAX_TRACE_PAGE, description="Page size limit in bytes.")]
 ConfirmCost = Annotated[bool, Field(

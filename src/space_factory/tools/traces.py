@@ -34,8 +34,10 @@ def register(app: MCPServer[Any]) -> None:
         """One page of a run's log or coding-agent trace, with secrets redacted.
 
         Use it to find out why a run failed or a gate is not full_inference_passed: 'worker' is the
-        pipeline's log, 'space_build' and 'space_run' the Space's build and app logs. Pages end at a line
-        end; pass next_cursor as cursor for the next page until next_cursor is null. withheld=true means
+        pipeline's log, 'space_build' and 'space_run' the Space's build and app logs, 'agent' what the
+        coding agent did in every attempt (its session: messages, tool calls and results), in attempt order
+        ('agent:attempt-N' for one). Pages end at a line end; pass next_cursor as cursor for the next page
+        until next_cursor is null (a cursor stays valid while later attempts are added). withheld=true means
         the page still looked secret after redaction and was not served.
         """
         return await call_service(factory.trace, run_id, kind, cursor, max_bytes)

@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 from space_factory.domain.gate_status import GateStatus
 from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.phases import Phase, RunStatus
-from space_factory.domain.schemas import Gate, RunState
+from space_factory.domain.schemas import AgentName, AttemptRecord, Gate, RunState
+from space_factory.domain.views import AppFilesView
 
-__all__ = ["CancelView", "GateView", "HardwareView", "LaunchView", "RunLinks", "run_links"]
+__all__ = ["AppFilesAnswer", "CancelView", "GateView", "HardwareView", "LaunchView", "RunLinks", "run_links"]
 
 
 class RunLinks(BaseModel):
@@ -53,11 +54,19 @@ class GateView(BaseModel):
     """A run's gate when it has one; otherwise where the run is, as a result rather than an error."""
 
     run_id: str
+    revision: int = Field(1, description="The run's revision: 1 for a first build, n+1 for a revision (revise_build).")
+    parent_run_id: str | None = Field(None, description="The run this revision was made from, else null.")
     ready: bool = Field(description="True when `gate` holds the run's verdict.")
     status: RunStatus
     phase: Phase
     gate_status: GateStatus | None = None
-    gate: Gate | None = Field(None, description="Checks, evidence, blockers and how_to_call; null until ready.")
+    gate: Gate | None = Field(None, description="Checks, evidence, blockers and how_to_call; null until ready. "
+                                                "Blockers with source 'agent' are the ones the coding agent declared.")
+    agent: AgentName = Field(description="The coding-agent choice the run was launched with.")
+    attempts: list[AttemptRecord] = Field(
+        default_factory=list, description="The coding agent's attempts so far, in order, each with how it ended and "
+                                          "the gate it led to; empty when no agent ran. The last one's gate is the "
+                                          "run's. Their traces: fetch_trace_redacted(run_id, 'agent').")
     message: str
     next_poll_seconds: float | None = Field(None, description="When not ready and still running: poll again after.")
 
@@ -86,4 +95,10 @@ class HardwareView(BaseModel):
         description="How the cost was settled: not_needed (free flavor or not billed on this backend), confirm_cost "
                     "(the caller passed confirm_cost=true), or the user's answer to the server's question.")
     space_id: str | None = None
+    next_step: str
+
+
+class AppFilesAnswer(AppFilesView):
+    """`get_app_files`: the app a run deployed, file by file (or one file's text), and what to do with it."""
+
     next_step: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,7 +24,7 @@ from space_factory.domain.gate import AppCheck, health_body
 from space_factory.domain.outputs import judge_output
 from space_factory.domain.redaction import Redactor
 from space_factory.domain.schemas import ApiSchema, HealthResult, PredictCall, SampleInput, TestResult
-from space_factory.domain.tasks import TaskSpec
+from space_factory.domain.tasks import InputSlot, TaskSpec
 from space_factory.worker.origin import PinnedApp
 from space_factory.worker.samples import Sample, pick_samples
 
@@ -34,6 +34,10 @@ DEFAULT_HEALTH_POLL_SECONDS = 0.5
 CRASH_CHECK_SECONDS = 5.0
 MAX_HEALTH_BODY_BYTES = 64 * 1024
 MAX_API_SCHEMA_BYTES = 1024 * 1024
+# Output files the judges decode (an image, a WAV, a segmentation's masks): how many, and how large each.
+MAX_OUTPUT_FILES = 32
+MAX_OUTPUT_FILE_BYTES = 32 * 1024 * 1024
+MAX_OUTPUT_NESTING = 6
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", bound=AppCheck)
@@ -110,18 +114,34 @@ def check_health(app: PinnedApp, *, timeout: float, crash_reason: Callable[[], s
             time.sleep(poll)
 
 
-def _arg(sample: Sample) -> Any:
-    if sample.file is not None:
+def _send(value: str | Path | None) -> Any:
+    if isinstance(value, Path):
         from gradio_client import handle_file
 
-        return handle_file(str(sample.file))
-    return sample.text
+        return handle_file(str(value))
+    return value
 
 
-def _call(client: Any, api_name: str, sample: Sample, timeout: float) -> tuple[PredictCall, Any]:
+def _arguments(sample: Sample, slots: Mapping[str, str]) -> tuple[list[Any], dict[str, Any]]:
+    """The call's arguments: the one input by position, or, for an endpoint taking several, each by its name
+    (`ApiSchema.slots`: parameter name → the slot the sample fills it from)."""
+    if len(slots) <= 1:
+        return [_send(sample.file if sample.file is not None else sample.text)], {}
+    return [], {name: _send(sample.value(InputSlot(slot))) for name, slot in slots.items()}
+
+
+def _extra_examples(sample: Sample) -> dict[str, str]:
+    """The sample's inputs besides the main one, by slot, for the how_to_call snippet."""
+    values = {slot.value: sample.value(slot) for slot in (InputSlot.CANDIDATE_LABELS, InputSlot.CONTEXT)}
+    return {slot: value for slot, value in values.items() if isinstance(value, str)}
+
+
+def _call(client: Any, api_name: str, sample: Sample, timeout: float,
+          slots: Mapping[str, str] | None = None) -> tuple[PredictCall, Any]:
     started = time.monotonic()
     try:
-        output = client.submit(_arg(sample), api_name=api_name).result(timeout=timeout)
+        args, kwargs = _arguments(sample, slots or {})
+        output = client.submit(*args, api_name=api_name, **kwargs).result(timeout=timeout)
     except Exception as exc:  # the app's own error, a timeout or a transport failure: all are evidence
         message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         return PredictCall(inputs=[sample.describe()], latency_ms=_ms(started),
@@ -142,6 +162,57 @@ def _file_head(output: Any, download_dir: Path) -> bytes | None:
         return None
     with path.open("rb") as f:
         return f.read(64)
+
+
+def _file_refs(value: Any, depth: int = 0) -> list[str]:
+    """Every path or URL string in an output (a str, FileData-like dicts, lists and tuples of them), in order."""
+    if depth > MAX_OUTPUT_NESTING:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        refs = [value[k] for k in ("path", "url") if isinstance(value.get(k), str)]
+        found = refs[:1]
+        for key, item in value.items():
+            # gradio_client replaces nested FileData by the downloaded path: AnnotatedImage's masks come back as
+            # {"image": "/…/image.png", "label": …}, so plain strings under other keys are file refs too.
+            if key not in ("path", "url") and isinstance(item, str | dict | list | tuple):
+                found += _file_refs(item, depth + 1)
+        return found
+    if isinstance(value, list | tuple):
+        return [ref for item in value[:MAX_OUTPUT_FILES] for ref in _file_refs(item, depth + 1)]
+    return []
+
+
+def _output_files(output: Any, download_dir: Path) -> dict[str, bytes]:
+    """The files an output names, read only from gradio_client's own download folder: the path exactly as it
+    appears in the output → its bytes. At most `MAX_OUTPUT_FILES` files of `MAX_OUTPUT_FILE_BYTES` each are read;
+    a larger file is left out (the judge then says it had no bytes to decode)."""
+    root = download_dir.resolve()
+    files: dict[str, bytes] = {}
+    for ref in _file_refs(output):
+        if len(files) >= MAX_OUTPUT_FILES or ref in files:
+            continue
+        try:
+            path = Path(ref).resolve()
+            if not path.is_relative_to(root) or not path.is_file() or path.stat().st_size > MAX_OUTPUT_FILE_BYTES:
+                continue
+            files[ref] = path.read_bytes()
+        except (OSError, ValueError):  # a URL or an odd string: not a file this client downloaded
+            continue
+    return files
+
+
+def _inputs_differ(sample: Sample, probe: Sample) -> bool:
+    """Whether the probe asks something else than the sample, in any input (text, labels, context, file bytes)."""
+    if (sample.text, sample.candidate_labels, sample.context) != (probe.text, probe.candidate_labels, probe.context):
+        return True
+    if sample.file is None or probe.file is None:
+        return sample.file != probe.file
+    try:
+        return sample.file.read_bytes() != probe.file.read_bytes()
+    except OSError:
+        return True
 
 
 def _schema(raw: object, spec: TaskSpec | None) -> ApiSchema:
@@ -197,19 +268,26 @@ def check_app(app: PinnedApp, spec: TaskSpec | None, card_samples: list[SampleIn
         api_name = evidence.api.chosen
         sample, probe = pick_samples(spec, card_samples, Path(tmp) / "inputs")
         step("validating_api", f"calling {api_name} with {sample.describe()}")
-        call, output = _call(client, api_name, sample, predict_timeout)
+        call, output = _call(client, api_name, sample, predict_timeout, evidence.api.slots)
         # Our words over the redacted schema; the card's sample text is untrusted, so the whole of it is cleaned
         # (the snippet's `token=os.environ[...]` is code, which the redactor leaves alone).
         evidence.how_to_call = _clean(how_to_call(evidence.api, space_id=space_id, url=app.url.url,
-                                                  example=sample.text), redactor)
+                                                  example=sample.text, extra_examples=_extra_examples(sample)),
+                                      redactor)
         if call.error:
             evidence.test = _clean(TestResult(ok=False, api_name=api_name, task=spec.task, call=call), redactor)
             return evidence
-        probe_call, probe_output = _call(client, api_name, probe, predict_timeout)
+        probe_call, probe_output = _call(client, api_name, probe, predict_timeout, evidence.api.slots)
+        # The second call is part of the judgement: a constant output, or a probe output that fails the judge
+        # where the rule asks (a QA answer outside the probe's context), is not real inference.
         verdict = judge_output(
             spec.output_kind, output, input_text=sample.text, file_head=_file_head(output, download_dir),
             probe_output=probe_output if not probe_call.error else None,
             probe_input_text=probe.text,
+            candidate_labels=sample.candidate_labels, context=sample.context, image_size=sample.image_size,
+            files=_output_files(output, download_dir), single_label=spec.single_label,
+            probe_files=_output_files(probe_output, download_dir) if not probe_call.error else None,
+            probe_context=probe.context, probe_image_size=probe.image_size, inputs_differ=_inputs_differ(sample, probe),
         )
         evidence.test = _clean(TestResult(ok=verdict.ok, api_name=api_name, task=spec.task, call=call,
                                           probe=probe_call, verdict=verdict), redactor)

@@ -19,7 +19,7 @@ from space_factory.domain.errors import InvalidModelId, NoTemplate
 from space_factory.domain.front_matter import SHORT_DESCRIPTION_MAX, card_license, suggested_hardware
 from space_factory.domain.ids import parse_model_id
 from space_factory.domain.schemas import ModelCardAnalysis, RuntimeRecommendation
-from space_factory.domain.tasks import InputKind, TaskSpec, task_spec
+from space_factory.domain.tasks import InputKind, InputSlot, OutputKind, TaskSpec, task_spec
 
 API_NAME = "/predict"
 APP_FILES = ("app.py", "requirements.txt", "README.md")
@@ -42,6 +42,16 @@ _EXTRA_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "fill_mask": ("sentencepiece",),  # XLM-R/CamemBERT-style tokenizers
     "image_classification": ("pillow",),
     "speech_recognition": ("numpy", "soundfile"),
+    "audio_classification": ("numpy", "soundfile"),
+    "object_detection": ("pillow",),
+    "image_segmentation": ("pillow", "numpy"),
+    "depth_estimation": ("pillow",),
+    "zero_shot_image_classification": ("pillow",),
+    "text_to_audio": ("numpy",),  # VITS/MMS tokenizers may also want phonemizer/uroman: left to the agent
+    "chat": ("jinja2",),  # apply_chat_template renders the template with jinja2
+    "image_text_to_text": ("pillow", "jinja2"),
+    "image_to_text": ("pillow",),
+    "text_to_image": ("diffusers>=0.30", "pillow"),
 }
 _LOOK: dict[str, tuple[str, str, str]] = {  # template -> (emoji, colorFrom, colorTo)
     "text_generation": ("\u270d\ufe0f", "blue", "indigo"),
@@ -52,6 +62,18 @@ _LOOK: dict[str, tuple[str, str, str]] = {  # template -> (emoji, colorFrom, col
     "embeddings": ("\U0001f9ed", "gray", "blue"),
     "image_classification": ("\U0001f5bc\ufe0f", "pink", "red"),
     "speech_recognition": ("\U0001f399\ufe0f", "red", "yellow"),
+    "audio_classification": ("\U0001f3b5", "red", "purple"),
+    "object_detection": ("\U0001f4e6", "green", "yellow"),
+    "image_segmentation": ("\U0001f9e9", "blue", "green"),
+    "depth_estimation": ("\U0001f5fa\ufe0f", "gray", "purple"),
+    "zero_shot_image_classification": ("\U0001f50e", "yellow", "red"),
+    "text_to_audio": ("\U0001f50a", "purple", "red"),
+    "chat": ("\U0001f4ac", "blue", "green"),
+    "image_text_to_text": ("\U0001f441\ufe0f", "purple", "blue"),
+    "image_to_text": ("\U0001f4dd", "pink", "purple"),
+    "text_to_image": ("\U0001f3a8", "yellow", "pink"),
+    "zero_shot_classification": ("\U0001f3af", "green", "yellow"),
+    "question_answering": ("\u2753", "indigo", "green"),
 }
 _DEFAULT_LOOK = ("\U0001f916", "blue", "gray")
 
@@ -99,7 +121,7 @@ def generate_app(
     Raises:
         NoTemplate: the task is unknown, missing, or has no template.
     """
-    spec = task_spec(analysis.task)
+    spec = task_spec(analysis.task, chat_template=analysis.chat_template)
     if spec is None or spec.template is None:
         raise NoTemplate(analysis.task)
     gpu = plans_gpu(recommendation)
@@ -111,6 +133,9 @@ def generate_app(
         "DESCRIPTION": repr(_description(analysis.model, spec)),
         "EXAMPLES": repr(_examples(analysis, spec)),
         "USE_GPU": repr(gpu),
+        "LABELS": repr(list(_labels(analysis, spec))),
+        "CONTEXT": repr(_context(analysis, spec)),
+        "PROMPT": repr(_prompt(analysis, spec)),
     }
     app_source = render_template(spec.template, values, gpu=gpu)
     # A template bug must fail here, in the worker, not later as a Space that never starts.
@@ -182,12 +207,36 @@ def _sample_texts(analysis: ModelCardAnalysis) -> list[str]:
     return texts
 
 
+def _labels(analysis: ModelCardAnalysis, spec: TaskSpec) -> tuple[str, ...]:
+    """The candidate labels the app starts with: the card widget's, else the task's defaults."""
+    found = next((s.candidate_labels for s in analysis.sample_inputs if s.candidate_labels), None)
+    return tuple(found) if found else spec.default_labels
+
+
+def _context(analysis: ModelCardAnalysis, spec: TaskSpec) -> str | None:
+    """The passage the QA app starts with: the card widget's, else the task's default."""
+    return next((s.context for s in analysis.sample_inputs if s.context), None) or spec.default_context
+
+
+def _prompt(analysis: ModelCardAnalysis, spec: TaskSpec) -> str | None:
+    """The prompt an image-and-text app starts with: the card widget's text, else the task's default."""
+    if InputSlot.TEXT not in spec.extra_inputs:
+        return None
+    return next((s.text for s in analysis.sample_inputs if s.text and s.text.strip()), None) or spec.default_text
+
+
 def _examples(analysis: ModelCardAnalysis, spec: TaskSpec) -> list[list[str]] | None:
     """gr.Interface examples (one row per example, one column per input); None for file inputs."""
     if spec.input_kind is not InputKind.TEXT:
         return None  # card examples of images and audio are URLs, never fetched
     texts = _sample_texts(analysis) or ([spec.default_text] if spec.default_text else [])
-    return [[text] for text in texts[:MAX_EXAMPLES]] or None
+    extra: list[str] = []
+    for slot in spec.extra_inputs:  # every input needs a column: labels as one "a, b" string, the QA passage
+        if slot is InputSlot.CANDIDATE_LABELS:
+            extra.append(", ".join(_labels(analysis, spec)))
+        elif slot is InputSlot.CONTEXT:
+            extra.append(_context(analysis, spec) or "")
+    return [[text, *extra] for text in texts[:MAX_EXAMPLES]] or None
 
 
 def _description(model: str, spec: TaskSpec) -> str:
@@ -263,23 +312,39 @@ def _readme_body(model: str, spec: TaskSpec) -> str:
         shown = f"[`{parse_model_id(model)}`](https://huggingface.co/{model})"
     except InvalidModelId:
         shown = "`" + json.dumps(model).replace("`", "'") + "`"
-    argument = {
-        InputKind.TEXT: repr(spec.default_text or "text"),
-        InputKind.IMAGE: 'handle_file("image.png")',
-        InputKind.AUDIO: 'handle_file("audio.wav")',
-    }[spec.input_kind]
+    # One argument per input, in the app's parameter order (the task's first input, then its others).
+    example = {
+        InputSlot.TEXT: repr(spec.default_text or "text"),
+        InputSlot.QUESTION: repr(spec.default_text or "question"),
+        InputSlot.IMAGE: 'handle_file("image.png")',
+        InputSlot.AUDIO: 'handle_file("audio.wav")',
+        InputSlot.CANDIDATE_LABELS: repr(", ".join(spec.default_labels) or "label one, label two"),
+        InputSlot.CONTEXT: repr(spec.default_context or "the passage"),
+    }
+    argument = ", ".join(example[slot] for slot in spec.inputs)
+    inputs = ", ".join(slot.value.replace("_", " ") for slot in spec.inputs)
+    runtime = "diffusers" if spec.output_kind is OutputKind.IMAGE and spec.input_kind is InputKind.TEXT else (
+        "transformers")
     returns = {
         "text": "the generated text (a string)",
         "transcript": "the transcript (a string)",
         "labels": 'a label dict: {"label": best, "confidences": [{"label", "confidence"}, ...]}',
         "entities": "a list of entities: {entity_group, score, word, start, end}",
         "embedding": "the embedding, a flat list of floats",
+        "image": "an image file (gradio_client gives its local path)",
+        "audio": "a WAV file (gradio_client gives its local path)",
+        "detections": 'a tuple: the detections [{"label", "score", "box": {xmin, ymin, xmax, ymax}}], then the '
+                      "image with its boxes",
+        "segments": 'an annotated image: {"image", "annotations": [{"image": mask file, "label"}]}',
+        "zero_shot": 'a label dict with a score for every candidate label: {"label", "confidences": [...]}',
+        "chat": "the assistant's reply (a string); each call is a new conversation",
+        "answer": 'the answer, a span of the context: {"answer", "score", "start", "end"}',
     }.get(spec.output_kind.value, spec.output_kind.value)
     return (
         f"# {spec.task} demo\n\n"
         f"This Space runs the model {shown} for the task **{spec.task}** with real inference "
-        "(transformers), behind a Gradio interface. It was generated by Space Factory.\n\n"
-        f"- API endpoint: `{API_NAME}` (one input)\n"
+        f"({runtime}), behind a Gradio interface. It was generated by Space Factory.\n\n"
+        f"- API endpoint: `{API_NAME}` ({inputs})\n"
         f"- Returns: {returns}\n"
         "- Health check: `GET /health`\n\n"
         "## Call it from Python\n\n"

@@ -26,6 +26,10 @@ def render_report(state: RunState, *, analysis: ModelCardAnalysis | None, recomm
     lines += [f"- **Model:** `{_md(state.model)}`", f"- **Mode:** {state.mode} · **backend:** {state.backend}",
               f"- **Status:** {state.status.value} (phase {state.phase.value})",
               f"- **Created:** {state.created_at.isoformat()} · **updated:** {state.updated_at.isoformat()}"]
+    if state.parent_run_id:
+        parent = state.parent_run_id
+        lines.append(f"- **Revision:** {state.revision} of run [`{parent}`](factory://runs/{parent}/report.md) "
+                     f"(its files: get_app_files, or space-factory files {parent})")
     if state.error:
         lines.append(f"- **Error:** {_md(state.error)}")
     if gate is not None:

@@ -87,19 +87,31 @@ async def preupload(space_id: SpaceId, request: Request) -> Any:
 
 @router.post("/api/spaces/{ns}/{name}/commit/{rev}")
 async def commit(ns: str, name: str, space_id: SpaceId, request: Request, hub: Hub) -> Any:
+    """One commit: its files added, changed or deleted at once, on top of `parentCommit` when the header names one
+    (the Hub's compare-and-swap: 412 "A commit has happened since" when the head moved); the Space rebuilds."""
     repo = hub.root / "repos" / ns / name
-    for line in (await request.body()).decode().splitlines():
-        op = json.loads(line) if line.strip() else {}
+    ops = [json.loads(line) for line in (await request.body()).decode().splitlines() if line.strip()]
+    header = next((op["value"] for op in ops if op.get("key") == "header"), {})
+    with hub.lock:
+        commits: list[dict[str, Any]] = hub.spaces[space_id].setdefault("commits", [])
+        head = commits[-1]["oid"] if commits else None
+        parent = header.get("parentCommit")
+        if parent and parent != head:
+            raise HubError(412, "A commit has happened since. Please refresh and try again.")
+        oid = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+        commits.append({"oid": oid, "summary": header.get("summary"), "parent": head})
+    for op in ops:
+        value = op.get("value") or {}
         if op.get("key") == "file":
-            value = op["value"]
             target = repo / value["path"]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(base64.b64decode(value["content"]))
+        elif op.get("key") == "deletedFile":
+            (repo / value["path"]).unlink(missing_ok=True)
     if hub.faults.space_build_error:
         reqs = repo / "requirements.txt"
         reqs.write_text((reqs.read_text() if reqs.exists() else "") + f"\n{BAD_REQUIREMENT}\n")
     containers.start_space(hub, space_id, repo)
-    oid = uuid.uuid4().hex + uuid.uuid4().hex[:8]
     return {"commitOid": oid, "commitUrl": f"{hub.url}/spaces/{space_id}/commit/{oid}"}
 
 
@@ -109,8 +121,9 @@ def space_info(ns: str, name: str, space_id: SpaceId, hub: Hub) -> Any:
     host = (url or "").rstrip("/") or None
     if host and hub.spaces[space_id]["private"] and hub.faults.rules.auth_proxy:
         host = hub.proxies.url_for(space_id, host, lambda token: getattr(hub.users.get(token), "name", None) == ns)
+    commits = hub.spaces[space_id].get("commits") or []
     return {"id": space_id, "author": ns, "private": hub.spaces[space_id]["private"], "sdk": "gradio",
-            "host": host, "subdomain": f"{ns}-{name}",
+            "host": host, "subdomain": f"{ns}-{name}", "sha": commits[-1]["oid"] if commits else None,
             "runtime": space_runtime_json(hub, space_id), "siblings": [], "tags": []}
 
 

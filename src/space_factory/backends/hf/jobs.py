@@ -2,7 +2,8 @@
 
 The job gets the server's own package as a wheel kept in the bucket (`factory/wheels/…`), installs it
 and runs `space-factory worker RUN_ID --bucket-dir /output`. The user's token reaches the job only as
-the `HF_TOKEN` secret: never in the command, the env or the labels (DESIGN §9).
+the `HF_TOKEN` secret, and a configured coding-agent key only as the `SPACE_FACTORY_AGENT_API_KEY` secret:
+never in the command, the env or the labels (DESIGN §9). The worker's plain settings go in the env.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from space_factory.backends.hf.auth import is_oauth_token
 from space_factory.backends.hf.bucket import HfBucket
 from space_factory.backends.hf.errors import hub_errors, hub_stage, status_of
 from space_factory.backends.hf.shipping import build_wheel
+from space_factory.backends.job_settings import WORKER_SETTINGS, agent_secrets, settings_env
 from space_factory.config import Settings
 from space_factory.domain.stages import JobStage
 
@@ -35,8 +37,6 @@ CREATE_ATTEMPTS = 4
 CREATE_BACKOFF_SECONDS = 1.0
 # A job's stage is re-read at most this often; in between a status poll costs no Hub request (issue 4).
 STATUS_TTL_SECONDS = 15.0
-# Settings the worker reads in the job (never a secret).
-_FORWARDED = ("space_startup_timeout", "predict_timeout", "validate_timeout", "agent_model")
 
 
 def to_job_status(info: JobInfo) -> JobStatus:
@@ -49,7 +49,7 @@ class HfJobRunner:
 
     Args:
         api: the Hub client.
-        token: the caller's token; sent per call and, to the job, as its only secret.
+        token: the caller's token; sent per call and, to the job, as a secret (with the agent key, if set).
         namespace: the caller's namespace (jobs run there).
         bucket: the run bucket, mounted read-write at /output.
         settings: image, flavor, timeout and the worker's settings.
@@ -102,14 +102,15 @@ class HfJobRunner:
         wheel = f"{MOUNT}/{self._ship()}"
         script = (f"pip install --quiet --disable-pip-version-check {shlex.quote(wheel)} && "
                   f"exec space-factory worker {shlex.quote(run_id)} --bucket-dir {MOUNT}")
-        env = {f"SPACE_FACTORY_{name.upper()}": str(getattr(self.settings, name)) for name in _FORWARDED}
+        env = settings_env(self.settings, WORKER_SETTINGS)
+        secrets = {"HF_TOKEN": self._token, **agent_secrets(self.settings)}
         # An OAuth token holds only the scopes granted at sign-in; `jobs` is one a sign-in may leave out.
         needs = ("an OAuth token needs the 'jobs' scope: sign in again and grant it" if is_oauth_token(self._token)
                  else "needs the 'jobs' scope")
         with hub_errors(f"start a Hugging Face Job ({needs}; Jobs need a PRO or paying account)", scope="jobs"):
             info = self._retry_5xx(lambda: self.api.run_job(
                 image=self.settings.job_image, command=["sh", "-c", script], env=env,
-                secrets={"HF_TOKEN": self._token}, flavor=self.settings.job_flavor,
+                secrets=secrets, flavor=self.settings.job_flavor,
                 timeout=self.settings.job_timeout, labels={RUN_LABEL: run_id, "app": "space-factory"},
                 volumes=[Volume(type="bucket", source=self.bucket.bucket_id, mount_path=MOUNT, read_only=False)],
                 namespace=self.namespace, token=self._token), run_id)

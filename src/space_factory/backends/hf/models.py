@@ -57,6 +57,11 @@ class HubModelSource:
         config = parse_config(self._download(model_id, revision, "config.json", CONFIG_READ_BYTES)) \
             if "config.json" in names else (info.config if isinstance(info.config, dict) else None)
         params = dict(info.safetensors.parameters) if info.safetensors else {}
+        # Chat templates and diffusers components are declared in these; each is fetched only when listed.
+        extra = {field: parse_config(self._download(model_id, revision, name, CONFIG_READ_BYTES))
+                 for field, name in (("tokenizer_config", "tokenizer_config.json"),
+                                     ("processor_config", "processor_config.json"),
+                                     ("model_index", "model_index.json")) if name in names}
         return ModelFacts(model=model_id, revision=revision, card_data=card_data, card_text=card_text, config=config,
                           files=[FileEntry(path=p, size=s) for p, s in sorted(names.items())],
-                          safetensors_params=params, gated=bool(info.gated))
+                          safetensors_params=params, gated=bool(info.gated), **extra)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx2
-from huggingface_hub import HfApi
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from space_factory.backends.base import HardwareResult, SpaceRuntime
@@ -28,6 +29,7 @@ from space_factory.domain.errors import (
     RateLimited,
     SpaceCardRejected,
     SpaceExists,
+    SpaceMoved,
     TokenScopeMissing,
 )
 from space_factory.domain.hardware import flavor_spec, is_paid
@@ -76,16 +78,46 @@ class HfSpaceHost:
                 raise
         return self.runtime(space_id)
 
-    def upload(self, space_id: str, folder: Path, *, run_id: str) -> None:
+    def upload(self, space_id: str, folder: Path, *, run_id: str) -> str | None:
         """Upload the app; `SpaceCardRejected` when the Hub's validate-yaml refuses its README front matter."""
         try:
             with hub_errors(f"upload the app to {space_id}", scope="write"):
-                self.api.upload_folder(repo_id=space_id, folder_path=folder, repo_type="space",
-                                       commit_message=f"Space Factory run {run_id}", token=self._token)
+                info = self.api.upload_folder(repo_id=space_id, folder_path=folder, repo_type="space",
+                                              commit_message=f"Space Factory run {run_id}", token=self._token)
         except ValueError as exc:
             if isinstance(exc, FactoryError) or not str(exc).startswith(_INVALID_CARD):
                 raise
             raise SpaceCardRejected(space_id, card_error_fields(str(exc))) from exc
+        return _str(getattr(info, "oid", None))
+
+    def commit(self, space_id: str, folder: Path, *, run_id: str, written: Sequence[str], removed: Sequence[str],
+               message: str, parent_commit: str | None) -> str | None:
+        """One `create_commit` on top of `parent_commit`: the Hub answers 412 when the Space's head moved since."""
+        operations: list[CommitOperationAdd | CommitOperationDelete] = [
+            CommitOperationAdd(path_in_repo=path, path_or_fileobj=folder / path) for path in written]
+        operations += [CommitOperationDelete(path_in_repo=path) for path in removed]
+        try:
+            with hub_errors(f"commit the revision to {space_id}", scope="write"):
+                try:
+                    info = self.api.create_commit(space_id, operations, commit_message=message, repo_type="space",
+                                                  parent_commit=parent_commit, token=self._token,
+                                                  commit_description=f"Space Factory run {run_id}")
+                except HfHubHTTPError as exc:
+                    if status_of(exc) == 412:  # "A commit has happened since": the head is not parent_commit
+                        raise SpaceMoved(space_id, parent_commit) from None
+                    raise
+        except ValueError as exc:
+            if isinstance(exc, FactoryError) or not str(exc).startswith(_INVALID_CARD):
+                raise
+            fields = ", ".join(card_error_fields(str(exc))) or "fields it did not name"
+            raise FactoryError(f"the Hub refused the README.md front matter of this revision ({fields}); fix it and "
+                               f"revise again. Nothing was committed to {space_id}.") from None
+        return _str(getattr(info, "oid", None))
+
+    def head(self, space_id: str) -> str | None:
+        with hub_errors(f"read the Space {space_id}", scope="read"):
+            info = self.api.space_info(space_id, token=self._token)
+        return _str(getattr(info, "sha", None))
 
     def grant_model_access(self, space_id: str, model: str) -> bool:
         if not self._needs_token(model):

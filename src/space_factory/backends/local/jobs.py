@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from space_factory.backends.base import JobStatus
@@ -38,13 +39,21 @@ class LocalJobRunner:
     Args:
         jobs_dir: where job folders are kept.
         bucket_dir: the bucket root the worker writes the run record into.
-        env: the job's environment (no secrets are needed by the local backend).
+        env: the job's environment, without secrets (the same the local Spaces are given).
+        worker_env: added for the job only: settings the worker must see and the coding agent's key
+            (`job_settings`). It reaches the worker through its environment alone: never its command line,
+            `command.json` or a Space.
     """
 
-    def __init__(self, jobs_dir: Path, bucket_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, jobs_dir: Path, bucket_dir: Path, env: dict[str, str],
+                 worker_env: Mapping[str, str] | None = None) -> None:
         self.jobs_dir = jobs_dir
         self.bucket_dir = bucket_dir
         self.env = env
+        self._worker_env = dict(worker_env or {})
+
+    def __repr__(self) -> str:  # the worker env may hold the agent's key
+        return f"LocalJobRunner({str(self.jobs_dir)!r})"
 
     def _dir(self, job_id: str) -> Path:
         return self.jobs_dir / job_id
@@ -56,7 +65,8 @@ class LocalJobRunner:
         worker = [sys.executable, "-m", "space_factory", "worker", run_id, "--bucket-dir", str(self.bucket_dir)]
         (folder / "command.json").write_text(json.dumps(worker))
         cmd = [sys.executable, "-m", "space_factory.backends.local.job_process", str(folder)]
-        spawn_detached(cmd, log_path=folder / "job.log", pid_path=folder / "pid.json", env=self.env)
+        spawn_detached(cmd, log_path=folder / "job.log", pid_path=folder / "pid.json",
+                       env={**self.env, **self._worker_env})
         return self.status(job_id)
 
     def _ref(self, job_id: str) -> ProcessRef | None:

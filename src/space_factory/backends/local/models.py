@@ -93,6 +93,9 @@ class CacheModelSource:
             config=parse_config(_read_head(snapshot / "config.json", CONFIG_READ_BYTES)),
             files=files,
             safetensors_params=safetensors_params,
+            tokenizer_config=parse_config(_read_head(snapshot / "tokenizer_config.json", CONFIG_READ_BYTES)),
+            processor_config=parse_config(_read_head(snapshot / "processor_config.json", CONFIG_READ_BYTES)),
+            model_index=parse_config(_read_head(snapshot / "model_index.json", CONFIG_READ_BYTES)),
         )
 
 

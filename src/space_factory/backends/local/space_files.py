@@ -3,7 +3,12 @@
     <home>/spaces/<owner>/<name>/
         space.json        id, private, hardware, created_at, run_id
         runtime.json      stage, url, port, message — written by the supervisor
-        supervisor.json   pid of the supervisor (its process group holds pip and the app)
+        supervisor.json   pid of the supervisor (its process group holds pip, and the app when started cold)
+        preloader.json    pid, socket, port and key of the preloaded interpreter the app is forked from
+                          (`preloader.py`; its own session, kept across uploads that keep the venv)
+        preloader.log     its output (how many modules it preloaded)
+        app_modules.txt   the modules the last app imported (what the next preloader imports)
+        preload_skip.txt  modules whose import started a thread in a preloader: never preloaded again
         repo/             the uploaded files
         build.log         venv + pip output
         run.log           the app's output

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from space_factory.backends.base import HardwareResult, SpaceRuntime
+from space_factory.backends.local.locks import file_lock
 from space_factory.backends.local.process import ProcessRef, end_group, is_alive, process_start_time, spawn_detached
 from space_factory.backends.local.space_files import read_json, set_runtime, space_dir, write_json_atomic
-from space_factory.domain.errors import InvalidSpaceId, SpaceExists
+from space_factory.backends.local.supervisor import end_preloader
+from space_factory.domain.errors import InvalidSpaceId, SpaceExists, SpaceMoved
 from space_factory.domain.hardware_outcomes import HardwareOutcome
 from space_factory.domain.ids import validate_space_id
 from space_factory.domain.secret_env import without_secrets
@@ -54,11 +58,35 @@ class LocalSpaceHost:
         set_runtime(folder, SpaceStage.NO_APP_FILE)
         return self.runtime(space_id)
 
-    def upload(self, space_id: str, folder: Path, *, run_id: str) -> None:
+    def upload(self, space_id: str, folder: Path, *, run_id: str) -> str | None:
         target = self._folder(space_id)
         if not target.exists():
             raise InvalidSpaceId(space_id, "this Space does not exist; create it first")
-        self.stop(space_id)
+        with file_lock(target / "commit.lock"):
+            self._replace(space_id, target, folder, run_id=run_id)
+            return tree_digest(target / "repo")
+
+    def commit(self, space_id: str, folder: Path, *, run_id: str, written: Sequence[str],
+               removed: Sequence[str], message: str, parent_commit: str | None) -> str | None:
+        # A local Space has no history: its files are replaced by the revised app and its app restarted. The
+        # supervisor reuses the venv while requirements.txt is unchanged (its build log says which).
+        target = self._folder(space_id)
+        if not target.exists():
+            raise InvalidSpaceId(space_id, "this Space does not exist; create it first")
+        with file_lock(target / "commit.lock"):
+            head = tree_digest(target / "repo")
+            if parent_commit is not None and head != parent_commit:
+                raise SpaceMoved(space_id, parent_commit, head)
+            self._replace(space_id, target, folder, run_id=run_id)
+            return tree_digest(target / "repo")
+
+    def head(self, space_id: str) -> str | None:
+        return tree_digest(self._folder(space_id) / "repo")
+
+    def _replace(self, space_id: str, target: Path, folder: Path, *, run_id: str) -> None:
+        # The supervisor and its app go; the preloaded interpreter stays, for the next supervisor to reuse when
+        # the venv and environment are unchanged (it replaces it otherwise).
+        self._stop_supervisor(target)
         repo = target / "repo"
         shutil.rmtree(repo, ignore_errors=True)
         shutil.copytree(folder, repo, symlinks=False)
@@ -120,16 +148,21 @@ class LocalSpaceHost:
 
     def stop(self, space_id: str) -> bool:
         folder = self._folder(space_id)
+        was_running = self._stop_supervisor(folder)
+        preloaded = end_preloader(folder)
+        if was_running or preloaded or read_json(folder / "runtime.json").get("stage") in ACTIVE_SPACE_STAGES:
+            set_runtime(folder, SpaceStage.STOPPED, message="stopped by request", url=None)
+        return was_running or preloaded
+
+    def _stop_supervisor(self, folder: Path) -> bool:
+        """End the supervisor's process group (pip, a cold-started app); True if it was running."""
         ref = self._supervisor(folder)
         # The whole group, even when the supervisor itself is gone: an app it left behind still serves (the
         # kernel never hands out a pid still in use as a group id). A pid that now names another process
         # means our group is long gone and the number was recycled: that group is not ours to end.
         recycled = ref is not None and ref.start_time is not None and \
             process_start_time(ref.pid) not in (None, ref.start_time)
-        was_running = bool(ref and not recycled and end_group(ref.pid))
-        if was_running or read_json(folder / "runtime.json").get("stage") in ACTIVE_SPACE_STAGES:
-            set_runtime(folder, SpaceStage.STOPPED, message="stopped by request", url=None)
-        return was_running
+        return bool(ref and not recycled and end_group(ref.pid))
 
     def grant_model_access(self, space_id: str, model: str) -> bool:
         # A local Space loads its model from this machine's HF cache, offline: it never needs a token.
@@ -149,6 +182,22 @@ class LocalSpaceHost:
             out.append({"id": meta["id"], "stage": runtime.stage, "url": runtime.url,
                         "run_id": meta.get("run_id"), "created_at": meta.get("created_at")})
         return out
+
+
+def tree_digest(repo: Path) -> str | None:
+    """A local Space's "commit": a digest of its files' paths and contents; None when it has no files yet.
+
+    Example:
+        >>> tree_digest(Path("/nonexistent")) is None
+        True
+    """
+    if not repo.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in repo.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(repo).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:40]
 
 
 def _stage(raw: object) -> SpaceStage:

@@ -6,8 +6,8 @@ import re
 from typing import Literal
 
 from space_factory.domain.analysis.card_values import clean_text, clean_text_list
-from space_factory.domain.analysis.task_detection import detect_task, is_task_name
-from space_factory.domain.analysis.weights import select_weight_files, weights_size
+from space_factory.domain.analysis.task_detection import declares_chat_template, detect_task, is_task_name
+from space_factory.domain.analysis.weights import diffusers_components, select_weight_files, weights_size
 from space_factory.domain.analysis.widget_samples import samples
 from space_factory.domain.schemas import FileEntry, JsonDict, ModelCardAnalysis, ModelFacts
 from space_factory.domain.tasks import TEMPLATE_TASKS, task_spec
@@ -87,7 +87,9 @@ def analyze_card(facts: ModelFacts, *, task_override: str | None = None) -> Mode
             library = "transformers"
     is_st = "sentence-transformers" in (library, *tags) or "modules.json" in root_files
 
-    task, detected_source = detect_task(card, architectures, model_type, is_st)
+    model_index = facts.model_index if isinstance(facts.model_index, dict) else None
+    task, detected_source = detect_task(card, architectures, model_type, is_st, config=config,
+                                        model_index=model_index)
     task_source: Literal["pipeline_tag", "architecture", "override", "unknown"] = detected_source
     override = (clean_text(task_override, 64) or "").lower()
     if override and is_task_name(override):
@@ -106,7 +108,10 @@ def analyze_card(facts: ModelFacts, *, task_override: str | None = None) -> Mode
         warnings.append(f"Task {task!r} has no Gradio template yet: a build ends in technical_blocker "
                         "unless an agent wires the inference.")
 
-    weights = select_weight_files(files)
+    # A diffusers pipeline loads the components its model_index.json names (UNet or transformer, VAE, text
+    # encoders, ...): only their folders count, not alternative VAEs or checkpoints left beside them.
+    components = diffusers_components(model_index)
+    weights = select_weight_files(files, components=components)
     if not weights:
         warnings.append("No weight files found (*.safetensors, *.bin, *.pt, *.pth, *.ckpt, *.gguf, *.onnx).")
     size = weights_size(weights, facts.safetensors_params, config)
@@ -121,6 +126,8 @@ def analyze_card(facts: ModelFacts, *, task_override: str | None = None) -> Mode
         warnings.append("The model is gated: the token's account must accept its conditions on the Hub "
                         "before the Space can download it.")
 
+    chat_files = root_files | {f.path for f in files if f.path.startswith("additional_chat_templates/")}
+    chat_template = declares_chat_template(chat_files, facts.tokenizer_config, facts.processor_config)
     languages, _ = clean_text_list(card.get("language"), MAX_LANGUAGES, 50)
     base_model, _ = clean_text_list(card.get("base_model"), MAX_BASE_MODELS)
     license_name = clean_text(card.get("license"), 100)
@@ -144,10 +151,12 @@ def analyze_card(facts: ModelFacts, *, task_override: str | None = None) -> Mode
         custom_code=custom_code,
         auto_map=auto_map,
         languages=languages,
-        sample_inputs=samples(card.get("widget"), task, model_type, warnings),
+        sample_inputs=samples(card.get("widget"), task, model_type, warnings, chat_template=chat_template),
         base_model=base_model,
         tags=tags,
         files=files,
+        chat_template=chat_template,
+        pipeline_components=components or [],
         has_template=task in TEMPLATE_TASKS,
         warnings=warnings,
     )

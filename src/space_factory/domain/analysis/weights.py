@@ -23,6 +23,7 @@ __all__ = [
     "MEMORY_OVERHEAD_FACTOR",
     "ParamsSource",
     "WeightsSize",
+    "diffusers_components",
     "dtype_bytes",
     "select_weight_files",
     "weights_size",
@@ -73,14 +74,38 @@ def dtype_bytes(dtype: str | None, default: float = 4.0) -> float:
     return _DTYPE_BYTES.get(_SAFETENSORS_DTYPES.get(dtype, dtype), default)
 
 
-def select_weight_files(files: Sequence[FileEntry]) -> list[FileEntry]:
+def diffusers_components(model_index: JsonDict | None) -> list[str] | None:
+    """The component folders a diffusers pipeline loads: model_index.json's entries naming a library and a class
+    (`"unet": ["diffusers", "UNet2DConditionModel"]`); None when there is no model_index.json.
+
+    Tokenizers, schedulers and feature extractors are components too, but hold no weights; a `[null, null]`
+    entry (a removed safety checker) is not loaded.
+
+    Example:
+        >>> diffusers_components({"_class_name": "StableDiffusionPipeline", "vae": ["diffusers", "AutoencoderKL"],
+        ...                       "unet": ["diffusers", "UNet2DConditionModel"], "safety_checker": [None, None]})
+        ['vae', 'unet']
+    """
+    if not isinstance(model_index, dict):
+        return None
+    names: list[str] = []
+    for key, value in list(model_index.items())[:50]:
+        if key.startswith("_") or not isinstance(value, list) or len(value) != 2:
+            continue
+        if all(isinstance(part, str) and part for part in value) and "/" not in key and key not in ("", ".", ".."):
+            names.append(key[:100])
+    return names
+
+
+def select_weight_files(files: Sequence[FileEntry], *, components: Sequence[str] | None = None) -> list[FileEntry]:
     """The files holding the weights a runtime would load, without duplicate copies.
 
     Rules: only the most preferred format present counts (safetensors, then .bin/.pt/.pth/.ckpt, then
     .onnx, then .gguf); training leftovers (`training_args.bin`, optimizer states) are not weights; a
     diffusers variant (`x.fp16.safetensors`) is dropped when `x.safetensors` exists; in a diffusers repo
     (`model_index.json`) single-file checkpoints at the root are dropped when component folders hold
-    weights; `consolidated*` files are dropped beside other weights of the same folder; and of .onnx or
+    weights, and with `components` (`diffusers_components`) only those folders count; `consolidated*`
+    files are dropped beside other weights of the same folder; and of .onnx or
     .gguf files only the largest counts (they are alternative exports or quantisations).
 
     Example:
@@ -95,6 +120,9 @@ def select_weight_files(files: Sequence[FileEntry]) -> list[FileEntry]:
     ]
     if any(f.path == "model_index.json" for f in files) and any("/" in f.path for f in candidates):
         candidates = [f for f in candidates if "/" in f.path]
+        if components is not None:
+            loaded = {f"{name}/" for name in components}
+            candidates = [f for f in candidates if any(f.path.startswith(folder) for folder in loaded)]
     for group in _WEIGHT_FORMATS:
         chosen = [f for f in candidates if f.path.lower().endswith(group)]
         if chosen:

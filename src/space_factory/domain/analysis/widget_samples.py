@@ -11,6 +11,7 @@ __all__ = ["MAX_SAMPLES", "MAX_SAMPLE_CHARS", "samples"]
 MAX_SAMPLE_CHARS = 2_000
 MAX_SAMPLES = 50
 MAX_SENTENCES = 20
+MAX_CANDIDATE_LABELS = 20
 
 # Tokenizers of these model types write the mask as "<mask>"; BERT-style ones as "[MASK]".
 _ANGLE_MASK_TYPES = frozenset({
@@ -18,6 +19,14 @@ _ANGLE_MASK_TYPES = frozenset({
     "data2vec-text", "luke", "ibert", "roberta-prelayernorm", "xmod", "mvp",
 })
 _MASK_TOKENS = ("[MASK]", "<mask>")
+
+
+def _candidate_labels(value: object) -> list[str] | None:
+    """A widget's candidate labels: "a, b, c" (the Hub's widget form) or a list of strings."""
+    if isinstance(value, str):
+        value = value.split(",")
+    labels, _ = clean_text_list(value, MAX_CANDIDATE_LABELS)
+    return [label for label in labels if label] or None
 
 
 def _sample(entry: JsonDict) -> SampleInput | None:
@@ -37,6 +46,8 @@ def _sample(entry: JsonDict) -> SampleInput | None:
         source_sentence=clean_text(entry.get("source_sentence"), MAX_SAMPLE_CHARS, multiline=True),
         sentences=sentences or None,
         src=src,
+        candidate_labels=_candidate_labels(entry.get("candidate_labels")),
+        context=clean_text(entry.get("context"), MAX_SAMPLE_CHARS, multiline=True),
         title=clean_text(entry.get("example_title")),
         origin="card",
     )
@@ -56,8 +67,8 @@ def _usable(sample: SampleInput, task: str | None) -> bool:
     return sample.text is not None
 
 
-def _default_sample(task: str | None, model_type: str | None) -> SampleInput | None:
-    spec = task_spec(task)
+def _default_sample(task: str | None, model_type: str | None, chat_template: bool) -> SampleInput | None:
+    spec = task_spec(task, chat_template=chat_template)
     if spec is None or spec.default_text is None:
         return None
     text = spec.default_text
@@ -70,7 +81,8 @@ def _default_sample(task: str | None, model_type: str | None) -> SampleInput | N
     return SampleInput(text=text, origin="default")
 
 
-def samples(widget: object, task: str | None, model_type: str | None, warnings: list[str]) -> list[SampleInput]:
+def samples(widget: object, task: str | None, model_type: str | None, warnings: list[str], *,
+            chat_template: bool = False) -> list[SampleInput]:
     """The card widget's examples usable for `task`, or the task's default sample; problems go to `warnings`.
 
     Example:
@@ -95,6 +107,6 @@ def samples(widget: object, task: str | None, model_type: str | None, warnings: 
         warnings.append(
             f"None of the card's {len(found)} widget examples fits task {task!r}; using a default sample."
         )
-    if not usable and (default := _default_sample(task, model_type)) is not None:
+    if not usable and (default := _default_sample(task, model_type, chat_template)) is not None:
         usable = [default]
     return usable

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from space_factory.domain.excerpts import describe_type
-from space_factory.domain.media import sniff_media
 from space_factory.domain.outputs.coercion import (
     MAX_UNWRAP,
     as_float,
@@ -30,7 +29,6 @@ __all__ = [
     "JudgeInput",
     "judge_embedding",
     "judge_entities",
-    "judge_file",
     "judge_labels",
     "judge_text",
     "judge_transcript",
@@ -50,11 +48,23 @@ class JudgeInput:
         kind: the output kind being judged.
         input_text: the text input sent, for the echo checks; None for image/audio inputs.
         file_head: the first bytes of the output file (IMAGE/AUDIO), read by the caller.
+        files: every file the output names, read by the caller (bounded): the path or URL exactly as it
+            appears in the output → the file's bytes. The media judges decode these.
+        candidate_labels: the labels sent to a zero-shot endpoint.
+        context: the passage sent to a question-answering endpoint.
+        image_size: (width, height) of the image sent, for outputs that must fit it (boxes, masks).
+        single_label: the scores must sum to 1 (a softmax over the candidate labels); None when the task
+            cannot tell (a sigmoid head scores each label alone).
     """
 
     kind: OutputKind
     input_text: str | None = None
     file_head: bytes | None = None
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    candidate_labels: tuple[str, ...] | None = None
+    context: str | None = None
+    image_size: tuple[int, int] | None = None
+    single_label: bool | None = None
 
 
 def verdict(ok: bool, kind: str, detail: str) -> OutputVerdict:
@@ -270,42 +280,3 @@ def judge_embedding(output: object, given: JudgeInput) -> OutputVerdict:
     if len(shape) == 2:
         return verdict(True, "embedding", f"{shape[0]} vector(s) of {shape[1]} dimensions")
     return verdict(True, "embedding", f"an array of shape {'×'.join(map(str, shape))}")
-
-
-# --- media files -------------------------------------------------------------------------------------
-def _file_ref(output: object) -> str | None:
-    """The path or URL of a file output: a str, a FileData-like dict, or the first item of a list."""
-    value = output
-    for _ in range(MAX_UNWRAP):
-        if isinstance(value, str):
-            return value if value.strip() else None
-        if isinstance(value, list | tuple) and value:
-            value = value[0]
-        elif isinstance(value, Mapping):
-            ref = next((value[k] for k in ("path", "url") if isinstance(value.get(k), str) and value[k]), None)
-            if ref is not None:
-                return str(ref)
-            value = next((value[k] for k in ("image", "audio", "video", "value") if k in value), None)
-        else:
-            return None
-    return None
-
-
-def judge_file(output: object, given: JudgeInput) -> OutputVerdict:
-    """An image or audio file: a path or URL whose first bytes sniff as that media family."""
-    family = "image" if given.kind is OutputKind.IMAGE else "audio"
-    ref = _file_ref(output)
-    if ref is None:
-        return verdict(False, "unrecognized", f"expected a file (path or URL), got {describe_type(output)}")
-    file_head = given.file_head
-    if not file_head:
-        return verdict(False, family, "no file bytes to sniff")
-    media = sniff_media(file_head)
-    if media is None:
-        return verdict(
-            False, "unknown file", f"the file's bytes are no known media type (start {file_head[:8].hex()})"
-        )
-    found = media.split("/", 1)[0]
-    if found != family:
-        return verdict(False, found, f"the file is {media}, not {family}")
-    return verdict(True, family, f"the file's bytes are {media}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 
 from space_factory.domain.outputs.judges import label_pairs
 
-__all__ = ["same_labels", "same_output"]
+__all__ = ["same_files", "same_labels", "same_output"]
 
 
 def _canonical(value: object) -> str:
@@ -36,3 +38,20 @@ def same_labels(output: object, probe_output: object) -> bool:
     if isinstance(mine, str) or isinstance(theirs, str):
         return False
     return _canonical(sorted(map(repr, mine))) == _canonical(sorted(map(repr, theirs)))
+
+
+def same_files(files: Mapping[str, bytes], probe_files: Mapping[str, bytes]) -> bool:
+    """Whether two calls returned files with the same bytes (compared as sorted SHA-256 digests; the names,
+    temporary paths, never match). Two calls without files are not "the same": there is nothing to compare.
+
+    Example:
+        >>> same_files({"/a/x.png": b"1"}, {"/b/y.png": b"1"}), same_files({"/a": b"1"}, {"/b": b"2"})
+        (True, False)
+    """
+    if not files or not probe_files:
+        return False
+
+    def digests(found: Mapping[str, bytes]) -> list[str]:
+        return sorted(hashlib.sha256(data).hexdigest() for data in found.values())
+
+    return digests(files) == digests(probe_files)

@@ -283,13 +283,15 @@ def _merged(spans: list[Span]) -> list[Span]:
     return merged
 
 
-def base64_payloads(text: str, found: Iterable[Span] = (), clean: Container[str] = ()) -> Base64Payloads | None:
+def base64_payloads(text: str, found: Iterable[Span] = (), clean: Container[str] = (),
+                    binary: Callable[[str], None] | None = None) -> Base64Payloads | None:
     """The payloads that read as text of the base64 runs in `text` outside `found`; None when there are none.
 
     A run that holds no uppercase or no lowercase letter is a word, a path or a hex digest, not base64 of
     anything a log would hide. The lines of a wrapped encoding count as one run. A payload that does not
     read as text (an image, or a text decoded at the wrong alignment) is dropped: a secret is text. Runs
-    in `clean` (already decoded and found to hold nothing) are skipped.
+    in `clean` (already decoded and found to hold nothing) are skipped; each run that decodes to no text at any
+    alignment (an image) is passed to `binary`, so that the caller can skip it next time.
 
     Example:
         >>> payloads = base64_payloads("auth dXNlcjpYazM5ZGsybHNQMHE= ok")
@@ -314,6 +316,8 @@ def base64_payloads(text: str, found: Iterable[Span] = (), clean: Container[str]
             continue
         payloads = [payload for payload in _payloads(run) if _reads_as_text(payload)]
         if not payloads:
+            if binary is not None:
+                binary(run)
             continue
         kept.append(span)
         starts.append(offset)

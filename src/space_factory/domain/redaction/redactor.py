@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate
 
 from space_factory.domain.redaction.encodings import base64_payloads, escape_view, percent_view
-from space_factory.domain.redaction.key_values import KEY_WORDS_RE, is_sensitive_key, key_value_spans, lowercase
+from space_factory.domain.redaction.key_values import (
+    KEY_WORDS_RE,
+    MIN_SECRET_LENGTH,
+    is_sensitive_key,
+    key_value_spans,
+    lowercase,
+)
 from space_factory.domain.redaction.known_values import KnownValues
 from space_factory.domain.redaction.patterns import NEEDLES, token_spans
 
@@ -30,6 +39,11 @@ _CLEAN_RUNS_MAX_CHARS = 4 * 1024 * 1024
 # nothing); above it the check would cost more than the layers.
 _QUICK_CHECK_MAX_LENGTH = 4096
 _MAYBE_ENCODED_RE = re.compile(r"[\\\x1b%]|[A-Za-z0-9+/_-]{20}")
+# A streamed reply comes in pieces, one per JSONL line (OpenAI chunks' and Pi's `message_update` events'
+# `delta`): a secret cut between two pieces is in neither, so the pieces of consecutive lines are also scanned
+# joined, and every piece a finding crosses into is hidden whole.
+STREAM_PIECE_KEY = "delta"
+_NUMBER_RE = re.compile(r"[-+]?[0-9][0-9.eE+-]*")
 
 
 @dataclass(frozen=True)
@@ -95,6 +109,65 @@ def _dump_compact(value: object) -> str:
     return text
 
 
+_NOT_JSON = object()
+
+
+@lru_cache(maxsize=4096)
+def _is_sensitive_name(name: str) -> bool:
+    """`is_sensitive_key`, memoised: a trace repeats the same few keys on every line."""
+    return is_sensitive_key(name)
+
+
+def _sensitive_keys(value: dict[object, object]) -> set[object]:
+    """The keys of a JSON object whose values are hidden whole: sensitive names, and the `value` of a
+    `{"name": <sensitive>, "value": …}` pair (env lists)."""
+    names_secret = any(isinstance(value.get(k), str) and _is_sensitive_name(str(value.get(k))) for k in ("name", "key"))
+    return {key for key in value
+            if isinstance(key, str) and (_is_sensitive_name(key) or (names_secret and key == "value"))}
+
+
+def _stream_pieces(value: object, depth: int = 0) -> list[str]:
+    """The stream pieces (`STREAM_PIECE_KEY` strings) in a parsed JSON value, in the order `Redactor._redact_value`
+    meets them (values hidden whole are not walked)."""
+    if depth >= MAX_JSON_DEPTH:
+        return []
+    if isinstance(value, dict):
+        sensitive = _sensitive_keys(value)
+        found: list[str] = []
+        for key, item in value.items():
+            if key in sensitive:
+                continue
+            if key == STREAM_PIECE_KEY and isinstance(item, str):
+                found.append(item)
+            else:
+                found += _stream_pieces(item, depth + 1)
+        return found
+    if isinstance(value, list | tuple):
+        return [piece for item in value for piece in _stream_pieces(item, depth + 1)]
+    return []
+
+
+class _Pieces:
+    """Counts the stream pieces of a line as it is redacted; `crossed()` says whether the next one is hidden whole."""
+
+    def __init__(self, crossed: set[tuple[int, int]]) -> None:
+        self._crossed = crossed
+        self._line = 0
+        self._next = 0
+
+    @property
+    def line(self) -> int:
+        return self._line
+
+    @line.setter
+    def line(self, number: int) -> None:
+        self._line, self._next = number, 0
+
+    def crossed(self) -> bool:
+        number, self._next = self._next, self._next + 1
+        return (self._line, number) in self._crossed
+
+
 class Redactor:
     """Redacts known secret values and anything that looks like a credential, in plain sight or encoded.
 
@@ -110,7 +183,12 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        secrets = tuple(secrets)
         self._known = KnownValues(secrets)
+        # A secret made only of digits (a PIN, an account number) is also hidden where JSON holds it as a number.
+        self._numeric_secrets = tuple(sorted({
+            value.strip() for value in secrets if isinstance(value, str) and len(value.strip()) >= MIN_SECRET_LENGTH
+            and _NUMBER_RE.fullmatch(value.strip())}))
         self._memo: dict[str, str] = {}
         # Base64 runs decoded and found to hold nothing (an image is re-read with every page, and again
         # by the re-scan of `redact_checked`): they are not decoded twice.
@@ -136,7 +214,7 @@ class Redactor:
             if view is not None:
                 for kind, span in self._scan(view.text, depth + 1, key_values):
                     found += [(kind, part) for part in view.source_spans(*span)]
-        payloads = base64_payloads(text, [span for _, span in found], self._clean_runs)
+        payloads = base64_payloads(text, [span for _, span in found], self._clean_runs, self._remember_binary)
         if payloads is not None:
             hits = [(f"{kind}_base64", run) for kind, span in self._scan(payloads.text, depth + 1, key_values)
                     for run in payloads.runs_in(*span)]
@@ -144,6 +222,15 @@ class Redactor:
             if key_values and depth == 0:  # clean with layer 3 and every view is clean for any later scan
                 self._remember_clean(text, set(payloads.runs) - {run for _, run in hits})
         return found
+
+    def _remember_binary(self, run: str) -> None:
+        """A run that decodes to no text (an image a `read` tool returned, shown again in every later event)
+        can hold no secret: it is not decoded again."""
+        if self._clean_chars > _CLEAN_RUNS_MAX_CHARS:
+            self._clean_runs.clear()
+            self._clean_chars = 0
+        self._clean_runs.add(run)
+        self._clean_chars += len(run)
 
     def _remember_clean(self, text: str, runs: set[Span]) -> None:
         if self._clean_chars > _CLEAN_RUNS_MAX_CHARS:
@@ -187,56 +274,101 @@ class Redactor:
         """
         return self._redact_value(value, 0)
 
-    def _redact_value(self, value: object, depth: int) -> object:
+    def _redact_value(self, value: object, depth: int, pieces: _Pieces | None = None) -> object:
         if isinstance(value, str):
             return self.redact_text(value)
-        if value is None or isinstance(value, bool | int | float):
+        if value is None or isinstance(value, bool):
             return value
+        if isinstance(value, int | float):
+            shown = json.dumps(value)
+            return REDACTED if any(secret in shown for secret in self._numeric_secrets) else value
         if depth >= MAX_JSON_DEPTH:
             return REDACTED
         if isinstance(value, dict):
-            return self._redact_dict(value, depth)
+            return self._redact_dict(value, depth, pieces)
         if isinstance(value, list | tuple):
-            return [self._redact_value(item, depth + 1) for item in value]
+            return [self._redact_value(item, depth + 1, pieces) for item in value]
         # Not JSON: keep its text, redacted, rather than an object that may print the secret later.
         return self.redact_text(str(value))
 
-    def _redact_dict(self, value: dict[object, object], depth: int) -> dict[object, object]:
-        names_secret = any(
-            isinstance(value.get(k), str) and is_sensitive_key(str(value.get(k))) for k in ("name", "key")
-        )
+    def _redact_dict(self, value: dict[object, object], depth: int, pieces: _Pieces | None) -> dict[object, object]:
+        sensitive = _sensitive_keys(value)
         out: dict[object, object] = {}
         for key, item in value.items():
             new_key = self.redact_text(key) if isinstance(key, str) else key
             while new_key in out:  # two keys redacted to the same text: keep both values
                 new_key = f"{new_key}#"
-            sensitive = isinstance(key, str) and (is_sensitive_key(key) or (names_secret and key == "value"))
-            out[new_key] = REDACTED if sensitive else self._redact_value(item, depth + 1)
+            if key in sensitive or (pieces is not None and key == STREAM_PIECE_KEY and isinstance(item, str)
+                                    and pieces.crossed()):
+                out[new_key] = REDACTED
+            else:
+                out[new_key] = self._redact_value(item, depth + 1, pieces)
         return out
+
+    def _crossed_pieces(self, lines: list[list[str]]) -> set[tuple[int, int]]:
+        """The stream pieces, as (line, piece on that line), that a finding in their joined run crosses into.
+
+        A run is the pieces of consecutive lines that each hold at least one; only findings spanning two
+        pieces or more count (one inside a piece is that piece's own redaction's business).
+        """
+        crossed: set[tuple[int, int]] = set()
+        run: list[tuple[int, int, str]] = []
+        for number, line_pieces in enumerate([*lines, []]):
+            if line_pieces:
+                run += [(number, k, piece) for k, piece in enumerate(line_pieces)]
+                continue
+            if len(run) > 1:
+                joined = "".join(piece for _, _, piece in run)
+                ends = list(accumulate(len(piece) for _, _, piece in run))
+                spans = [span for _, span in self._scan(joined, 0, key_values=True)]
+                spans += key_value_spans(joined, lowercase(joined))
+                for start, end in spans:
+                    first, last = bisect_right(ends, start), bisect_left(ends, end)
+                    if last > first:
+                        crossed.update((line, k) for line, k, _ in run[first : last + 1])
+            run = []
+        return crossed
 
     def redact_jsonl(self, text: str) -> str:
         """Redact a JSONL document line by line; line endings are kept.
 
         A line that parses as JSON is redacted with `redact_json` and re-serialised compactly (which
-        also decodes `\\uXXXX` escapes that could hide a token); any other line goes through `redact_text`.
+        also decodes `\\uXXXX` escapes that could hide a token); consecutive other lines go through
+        `redact_text` together. `delta` strings of consecutive lines (a streamed reply) are also scanned
+        joined: every piece a secret cut between lines crosses into is hidden whole.
 
         Example:
             >>> Redactor().redact_jsonl('{"token": "abc", "n": 1}\\nnot json: password=Xk39dk2l\\n')
             '{"token":"[REDACTED]","n":1}\\nnot json: password=[REDACTED]\\n'
         """
-        out: list[str] = []
         # split("\n"), not splitlines(): JSON strings may hold U+2028 and friends, which are not line ends here.
+        lines: list[tuple[str, str, object]] = []
         for line in text.split("\n"):
             body, ending = (line[:-1], "\r") if line.endswith("\r") else (line, "")
-            if not body.strip():
-                out.append(line)
+            parsed: object = _NOT_JSON
+            if body.strip():
+                try:
+                    parsed = json.loads(body)
+                except (ValueError, RecursionError):
+                    parsed = _NOT_JSON
+            lines.append((body, ending, parsed))
+        pieces = _Pieces(self._crossed_pieces([
+            _stream_pieces(parsed) if f'"{STREAM_PIECE_KEY}"' in body else [] for body, _, parsed in lines]))
+        out: list[str] = []
+        # Consecutive lines that are not JSON are redacted as one text: a secret wrapped over two of them (a
+        # base64 block, a PEM key) is found whole.
+        text_block: list[str] = []
+        for number, (body, ending, parsed) in enumerate(lines):
+            if parsed is _NOT_JSON:
+                text_block.append(body + ending)
                 continue
-            try:
-                parsed = json.loads(body)
-            except (ValueError, RecursionError):
-                out.append(self.redact_text(body) + ending)
-                continue
-            out.append(_dump_compact(self.redact_json(parsed)) + ending)
+            pieces.line = number
+            if text_block:
+                out.append(self.redact_text("\n".join(text_block)))
+                text_block = []
+            out.append(_dump_compact(self._redact_value(parsed, 0, pieces)) + ending)
+        if text_block:
+            out.append(self.redact_text("\n".join(text_block)))
         return "\n".join(out)
 
     def findings(self, text: str) -> list[Finding]:

@@ -1,0 +1,1 @@
+"""Tests of the coding agent step (issue 9)."""
