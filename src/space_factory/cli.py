@@ -136,13 +136,8 @@ def _exit_for(state: RunState) -> int:
 # -- commands ----------------------------------------------------------------------------------
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    factory = make_factory(args)
-    options = BuildOptions(task=args.task, hardware=args.hardware, allow_paid_fallback=args.allow_paid_fallback,
-                           space_name=args.space_name, idempotency_key=args.idempotency_key)
-    state = factory.launch(args.model, options=options, agent=args.agent)
-    if not args.json:
-        _console().print(f"run [bold]{state.run_id}[/bold] launched for {state.model}")
+def _launched(factory: Factory, state: RunState, args: argparse.Namespace) -> int:
+    """After a build or a revision started: print its state (`--json`), or follow it to its gate (`--wait`)."""
     if not args.wait:
         if args.json:
             _emit_json(state)
@@ -152,6 +147,16 @@ def cmd_build(args: argparse.Namespace) -> int:
         _emit_json(state)
         return _exit_for(state)
     return _print_gate(factory, state)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    factory = make_factory(args)
+    options = BuildOptions(task=args.task, hardware=args.hardware, allow_paid_fallback=args.allow_paid_fallback,
+                           space_name=args.space_name, idempotency_key=args.idempotency_key)
+    state = factory.launch(args.model, options=options, agent=args.agent)
+    if not args.json:
+        _console().print(f"run [bold]{state.run_id}[/bold] launched for {state.model}")
+    return _launched(factory, state, args)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -340,15 +345,7 @@ def cmd_revise(args: argparse.Namespace) -> int:
     state = factory.revise(args.run_id, files, args.remove or [], args.note)
     if not args.json:
         _console().print(f"run [bold]{state.run_id}[/bold]: revision {state.revision} of {args.run_id} launched")
-    if not args.wait:
-        if args.json:
-            _emit_json(state)
-        return EXIT_FAILED if state.status is RunStatus.FAILED else EXIT_OK
-    state = follow(factory, state.run_id, json_mode=args.json, timeout=args.timeout)
-    if args.json:
-        _emit_json(state)
-        return _exit_for(state)
-    return _print_gate(factory, state)
+    return _launched(factory, state, args)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def test_pi_deploy_pushes_only_to_the_runs_own_space(hub: HubEmulator, tiny_mode
     assert state is not None, stderr[-3000:]
     record = hub.root / "buckets" / "alice" / "space-factory-runs" / "runs" / state["run_id"]
     events = [json.loads(line)["message"] for line in (record / "events.jsonl").read_text().splitlines()]
-    assert state["gate_status"] == "full_inference_passed", (state, events[-15:])
+    assert state["gate_status"] == "full_inference_passed", (state.get("error"), events[-15:])
     space_id = state["space"]["id"]
 
     results = [r for request in model.requests for r in request.tool_results]

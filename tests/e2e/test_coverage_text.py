@@ -6,14 +6,12 @@ gradio_client (sample and probe), gated `full_inference_passed` with a consisten
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
 
 from tests.conftest import FACTORY_HOME, HF_HOME, ROOT
-from tests.e2e.cli_helpers import cli, run_dir
+from tests.e2e.cli_helpers import cli, models_on_demand, run_dir
 from tests.e2e.test_local_build import assert_record_consistent
 
 pytestmark = pytest.mark.e2e
@@ -31,22 +29,8 @@ CASES = {
 
 @pytest.fixture(scope="session")
 def coverage_models() -> Callable[[str], str]:
-    """Builds a coverage model into the session's HF cache the first time a test asks for it: name → repo id.
-
-    Each model is built in a subprocess (the HF environment is frozen at import, tiny-models P1), and only the
-    models the selected tests use are built.
-    """
-    built: dict[str, str] = {}
-
-    def repo(name: str) -> str:
-        if name not in built:
-            done = subprocess.run([sys.executable, "-m", "tests.support.coverage_models", str(HF_HOME), name],
-                                  cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-            assert done.returncode == 0, done.stderr[-3000:]
-            built.update(json.loads(done.stdout.strip().splitlines()[-1]))
-        return built[name]
-
-    return repo
+    """Builds a coverage model into the session's HF cache the first time a test asks for it: name → repo id."""
+    return models_on_demand("tests.support.coverage_models", HF_HOME, ROOT)
 
 
 @pytest.mark.parametrize("name", list(CASES), ids=[CASES[n][0] for n in CASES])

@@ -54,6 +54,13 @@ class EmulatedJob:
         }
 
 
+# How this machine reaches package registries (a proxy's CA bundle, proxies, mirrors): a real job reaches PyPI and
+# npm from the Hub's network; an emulated one goes out through this machine's, so it shares these settings.
+_NETWORK = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+            "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
+            "NPM_CONFIG_REGISTRY", "npm_config_registry")
+
+
 def make_job_venv(folder: Path) -> Path:
     """A venv layered on this interpreter's site-packages (as local Spaces are), with a `pip` that installs into it."""
     venv = folder / "venv"
@@ -120,7 +127,7 @@ class JobRunner:
         threading.Thread(target=self._run, args=(job,), daemon=True, name=f"job-{job.id}").start()
 
     def _env(self, job: EmulatedJob, venv: Path, mount: JobMount | None) -> dict[str, str]:
-        env = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TZ", "TMPDIR") if k in os.environ}
+        env = {k: os.environ[k] for k in ("LANG", "LC_ALL", "TZ", "TMPDIR", *_NETWORK) if k in os.environ}
         env.update({
             "PATH": f"{venv / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(job.folder),
             "HF_ENDPOINT": self.endpoint, "HF_HOME": str(job.folder / "hf-home"),
