@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,13 +59,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def floor_once(env: dict[str, str], model: str, workdir: Path) -> float:
-    """Seconds from starting a bare app to its first predict answer."""
+def floor_once(env: dict[str, str], model: str, workdir: Path, *, app_text: str = FLOOR_APP,
+               predict_args: Sequence[object] = ("the cat sat",)) -> float:
+    """Seconds from starting a bare app (`app_text`, serving /health and /predict) to its first predict answer."""
     import httpx
     from gradio_client import Client
 
     app = workdir / "floor_app.py"
-    app.write_text(FLOOR_APP)
+    app.write_text(app_text)
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, str(app)], env={**env, "MODEL_ID": model, "PORT": str(port)},
@@ -79,7 +81,7 @@ def floor_once(env: dict[str, str], model: str, workdir: Path) -> float:
             if proc.poll() is not None:
                 raise RuntimeError("the floor app exited")
             time.sleep(0.05)
-        Client(f"http://127.0.0.1:{port}/", verbose=False).predict("the cat sat", api_name="/predict")
+        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(*predict_args, api_name="/predict")
         return time.perf_counter() - started
     finally:
         proc.terminate()

@@ -22,12 +22,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_vs_floor import factory_once, free_port
+from build_vs_floor import factory_once, floor_once
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,33 +169,10 @@ def _args(floor: Floor, workdir: Path) -> list[object]:
     return values
 
 
-def floor_once(env: dict[str, str], floor: Floor, repo: str, workdir: Path) -> float:
-    """Seconds from starting the bare app to its first predict answer."""
-    import httpx
-    from gradio_client import Client
-
-    app = workdir / "floor_app.py"
-    app.write_text(FLOOR_APP.format(load=floor.load, predict=floor.predict, inputs=floor.inputs,
-                                    outputs=floor.outputs))
-    port = free_port()
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, str(app)], env={**env, "MODEL_ID": repo, "PORT": str(port)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError("the floor app exited")
-            time.sleep(0.05)
-        Client(f"http://127.0.0.1:{port}/", verbose=False).predict(*_args(floor, workdir), api_name="/predict")
-        return time.perf_counter() - started
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def floor_seconds(env: dict[str, str], floor: Floor, repo: str, workdir: Path) -> float:
+    """Seconds from starting the task's bare app to its first predict answer (`build_vs_floor.floor_once`)."""
+    app = FLOOR_APP.format(load=floor.load, predict=floor.predict, inputs=floor.inputs, outputs=floor.outputs)
+    return floor_once(env, repo, workdir, app_text=app, predict_args=_args(floor, workdir))
 
 
 def template_share() -> dict[str, object]:
@@ -231,11 +207,11 @@ def main() -> None:
             for round_index in range(args.rounds):
                 # Alternate which goes first: the first process to import a model's modules pays cold caches.
                 if round_index % 2 == 0:
-                    floors.append(floor_once(env, floor, repo, base))
+                    floors.append(floor_seconds(env, floor, repo, base))
                     builds.append(factory_once(env, repo)[0])
                 else:
                     builds.append(factory_once(env, repo)[0])
-                    floors.append(floor_once(env, floor, repo, base))
+                    floors.append(floor_seconds(env, floor, repo, base))
             rows[task] = {"model": repo, "floor_s": floors, "build_s": builds,
                           "ratio": statistics.median(builds) / statistics.median(floors)}
             print(f"{task:26} floor {statistics.median(floors):6.1f} s   build {statistics.median(builds):6.1f} s   "
