@@ -11,14 +11,13 @@ import json
 import os
 import signal
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from space_factory.backends.local import preloader as preloader_module
 from space_factory.backends.local.process import ProcessRef, group_alive, is_alive
-from space_factory.backends.local.spaces import LocalSpaceHost, factory_env
+from space_factory.backends.local.spaces import LocalSpaceHost
 from space_factory.backends.local.supervisor import ColdApp, Supervisor, _port_open, ensure_venv
 from tests.backends.test_local_spaces import wait_until
 
@@ -47,20 +46,6 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_fo
 HEADER = 'import sys\nPRELOADED = set(sys.modules)\n'
 SPACE = "tester/preloaded"
 RUN_ID = "20261128-171233-tiny-gpt2-4f9a1c"
-
-
-@pytest.fixture(scope="module")
-def venvs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("venvs")
-
-
-@pytest.fixture
-def host(tmp_path: Path, venvs_dir: Path) -> Iterator[LocalSpaceHost]:
-    env = {**factory_env(), "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    spaces = LocalSpaceHost(tmp_path / "spaces", venvs_dir, env)
-    yield spaces
-    for space in spaces.list_spaces():
-        spaces.stop(str(space["id"]))
 
 
 def _upload(host: LocalSpaceHost, tmp_path: Path, version: str, requirements: str = "") -> dict[str, object]:

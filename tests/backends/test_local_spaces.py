@@ -11,7 +11,7 @@ import os
 import signal
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,22 +57,6 @@ def wait_until(condition: Callable[[], bool], *, timeout: float = 60.0, what: st
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
-
-
-@pytest.fixture(scope="module")
-def venvs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Space venvs are shared by requirements (docs/architecture.md), so the module shares one folder."""
-    return tmp_path_factory.mktemp("venvs")
-
-
-@pytest.fixture
-def host(tmp_path: Path, venvs_dir: Path) -> Iterator[LocalSpaceHost]:
-    """A Space host in a private folder; every Space it made is stopped afterwards."""
-    env = {**factory_env(), "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    spaces = LocalSpaceHost(tmp_path / "spaces", venvs_dir, env)
-    yield spaces
-    for space in spaces.list_spaces():
-        spaces.stop(str(space["id"]))
 
 
 def _workspace(tmp_path: Path, app: str = SERVE_APP, requirements: str = "") -> Path:
