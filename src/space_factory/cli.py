@@ -106,6 +106,11 @@ def _print_gate(factory: Factory, state: RunState) -> int:
     if gate.how_to_call and gate.how_to_call.python:
         console.print("\n[bold]Call it:[/bold]")
         console.print(gate.how_to_call.python, markup=False)
+    if gate.how_to_call and gate.how_to_call.mcp:
+        mcp = gate.how_to_call.mcp
+        console.print("\n[bold]As an MCP tool:[/bold]", end=" ")
+        console.print(f"{mcp.tool} at {mcp.url}", markup=False, highlight=False)
+        console.print(mcp.clients.claude_code, markup=False)
     console.print(f"\nrun: {state.run_id}   space: {state.space.id or '—'}   url: {state.space.url or '—'}")
     return EXIT_OK if gate.status is GateStatus.FULL_INFERENCE_PASSED else EXIT_NOT_PASSED
 

@@ -299,7 +299,11 @@ def test_a_chat_model_gets_the_chat_interface_and_a_plain_one_does_not(tmp_path:
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) == "gr.ChatInterface"]
     assert len(calls) == 1
     keywords = {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
-    assert keywords["api_name"] == "'predict'" and keywords["flagging_mode"] == "'never'"
+    assert keywords["flagging_mode"] == "'never'"
+    # The page's chat endpoint stays off the API (its MCP tool breaks on gr.State in Gradio 6.31): /predict is gr.api.
+    assert (keywords["api_name"], keywords["api_visibility"]) == ("'chat'", "'undocumented'")
+    apis = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) == "gr.api"]
+    assert [ast.unparse(c) for c in apis] == ["gr.api(predict, api_name='predict')"]
     assert "apply_chat_template" in (chat.directory / "app.py").read_text()
 
 

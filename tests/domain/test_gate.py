@@ -194,10 +194,11 @@ def test_a_live_pass_outranks_declared_blockers_which_stay_as_notes() -> None:
 def test_checks_list_build_health_api_predict_and_output_in_pipeline_order() -> None:
     """gate_checks gives one row per check, in pipeline order (DESIGN §6 `checks`)."""
     checks = gate_checks(_evidence(durations_ms={"health": 1500, "predict": 80}))
-    assert [c.name for c in checks] == ["build", "health", "api_schema", "predict", "output_valid"]
-    assert all(c.status is CheckStatus.PASSED for c in checks)
+    assert [c.name for c in checks] == ["build", "health", "api_schema", "predict", "output_valid", "mcp"]
+    assert all(c.status is CheckStatus.PASSED for c in checks[:-1])
+    assert checks[-1].status is CheckStatus.SKIPPED  # no MCP check in this evidence
     assert {c.name: c.duration_ms for c in checks} == {"build": None, "health": 1500, "api_schema": None,
-                                                       "predict": 80, "output_valid": None}
+                                                       "predict": 80, "output_valid": None, "mcp": None}
 
 
 def test_checks_mark_what_never_ran_as_skipped_and_what_broke_as_failed() -> None:
@@ -205,7 +206,7 @@ def test_checks_mark_what_never_ran_as_skipped_and_what_broke_as_failed() -> Non
     assert set(_checks(GateEvidence()).values()) == {CheckStatus.SKIPPED}
     assert _checks(_evidence(space_stage="BUILD_ERROR", health=HEALTH_DOWN, api=API_BROKEN, test=RAISED_TEST)) == {
         "build": CheckStatus.FAILED, "health": CheckStatus.FAILED, "api_schema": CheckStatus.FAILED,
-        "predict": CheckStatus.FAILED, "output_valid": CheckStatus.SKIPPED}
+        "predict": CheckStatus.FAILED, "output_valid": CheckStatus.SKIPPED, "mcp": CheckStatus.SKIPPED}
     assert _checks(_evidence(test=INVALID_TEST))["output_valid"] is CheckStatus.FAILED
     skipped = {c.name: c for c in gate_checks(_evidence(test=SKIPPED_TEST))}
     assert skipped["predict"].status is CheckStatus.SKIPPED

@@ -49,9 +49,13 @@ def test_each_media_task_builds_and_passes_the_full_inference_gate(media_models:
     analysis = json.loads((folder / "model_card_analysis.json").read_text())
     assert (analysis["task"], analysis["has_template"]) == (task, True)
     assert {c["name"]: c["status"] for c in gate["checks"]} == {
-        "build": "passed", "health": "passed", "api_schema": "passed", "predict": "passed", "output_valid": "passed"}
+        "build": "passed", "health": "passed", "api_schema": "passed", "predict": "passed", "output_valid": "passed",
+        "mcp": "passed"}, gate["evidence"].get("mcp")
     result = json.loads((folder / "tests/test_result.json").read_text())
     assert result["verdict"]["ok"] is True and result["verdict"]["kind"] == kind, result["verdict"]
+    # DESIGN §13: the MCP tool's output (an image block, a file URL fetched from the app, a Python repr of
+    # detections or segments) is judged by the same judge as the API's and found the same kind.
+    assert gate["evidence"]["mcp"]["verdict"]["kind"] == kind, gate["evidence"]["mcp"]
     assert detail in result["verdict"]["detail"], result["verdict"]
     assert result["probe"]["error"] is None and result["probe"]["inputs"] != result["call"]["inputs"]
     assert gate["how_to_call"]["api_name"] == "/predict"

@@ -47,7 +47,8 @@ def test_each_coverage_task_builds_and_passes_the_full_inference_gate(coverage_m
     analysis = json.loads((folder / "model_card_analysis.json").read_text())
     assert (analysis["task"], analysis["chat_template"], analysis["has_template"]) == (task, chat, True)
     assert {c["name"]: c["status"] for c in gate["checks"]} == {
-        "build": "passed", "health": "passed", "api_schema": "passed", "predict": "passed", "output_valid": "passed"}
+        "build": "passed", "health": "passed", "api_schema": "passed", "predict": "passed", "output_valid": "passed",
+        "mcp": "passed"}, gate["evidence"].get("mcp")
     result = json.loads((folder / "tests/test_result.json").read_text())
     assert result["verdict"]["ok"] is True and result["verdict"]["kind"] == kind, result["verdict"]
     assert result["probe"]["error"] is None and result["probe"]["inputs"] != result["call"]["inputs"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import pytest
 from mcp import Client
 
@@ -25,6 +26,7 @@ from tests.e2e.cli_helpers import cli
 from tests.hub_emulator.fixtures import ALICE, client_env, hf_factory
 from tests.hub_emulator.server import HubEmulator
 from tests.hub_emulator.state import Logged
+from tests.support.mcp_calls import arguments_for, call_as_told
 from tests.tools.helpers import call
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -78,6 +80,19 @@ async def test_an_agent_builds_a_private_space_on_the_hf_backend(hub: HubEmulato
                 await anyio.sleep(0.5)
         revalidated = await call(client, "get_gate", {"run_id": validation["run_id"]})
     assert revalidated["gate_status"] == "full_inference_passed", revalidated
+
+    # DESIGN §13: the private Space is an MCP tool behind the Hub's auth proxy; the check sent the owner's token to
+    # the Space's host, and how_to_call.mcp names the header with a placeholder, never the token.
+    assert {c["name"]: c["status"] for c in gate["gate"]["checks"]}["mcp"] == "passed", gate["gate"]["evidence"]
+    mcp = gate["gate"]["how_to_call"]["mcp"]
+    assert mcp["url"] == gate["gate"]["space"]["url"].rstrip("/") + "/gradio_api/mcp/"
+    assert mcp["headers"] == {"Authorization": "Bearer <your HF token>"} and ALICE.token not in json.dumps(mcp)
+    assert "${env:HF_TOKEN}" in mcp["clients"]["cursor"] and "--header" in mcp["clients"]["claude_code"]
+    answer, tools = await call_as_told(mcp, arguments_for(gate["gate"]["how_to_call"],
+                                                          gate["gate"]["evidence"]["test_result"]), token=ALICE.token)
+    assert mcp["tool"] in tools and not answer.is_error and answer.content, answer
+    async with httpx2.AsyncClient() as http:  # without the token the proxy hides the Space, as the Hub does
+        assert (await http.post(mcp["url"], json={})).status_code == 404
 
     space_id = gate["gate"]["space"]["id"]
     assert space_id.startswith("alice/") and hub.spaces[space_id]["private"] is True

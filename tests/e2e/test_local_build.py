@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.conftest import FACTORY_HOME
 from tests.e2e.cli_helpers import cli, run_dir
+from tests.support.mcp_calls import arguments_for, call_as_told
 
 pytestmark = pytest.mark.e2e
 
@@ -58,9 +60,20 @@ def test_build_of_each_template_task_passes_the_full_inference_gate(tiny_models:
     analysis = json.loads((folder / "model_card_analysis.json").read_text())
     assert analysis["task"] == task
     assert {c["name"]: c["status"] for c in gate["checks"]} == {
-        "build": "passed", "health": "passed", "api_schema": "passed", "predict": "passed", "output_valid": "passed"}
+        "build": "passed", "health": "passed", "api_schema": "passed", "predict": "passed", "output_valid": "passed",
+        "mcp": "passed"}
     assert gate["how_to_call"]["api_name"] == "/predict"
     assert "gradio_client" in gate["how_to_call"]["python"]
+    # DESIGN §13: the same endpoint is an MCP tool, named as Gradio names it on a Space (SPACE_ID set locally too),
+    # and how_to_call.mcp alone is enough to call it with the factory's own client.
+    mcp = gate["how_to_call"]["mcp"]
+    prefix = state["space"]["id"].split("/")[-1].replace("-", "_")
+    assert mcp["tool"] == f"{prefix}_predict" and mcp["headers"] == {}
+    assert mcp["url"] == state["space"]["url"].rstrip("/") + "/gradio_api/mcp/"
+    assert gate["evidence"]["mcp"]["protocol_version"] and gate["evidence"]["mcp"]["verdict"]["ok"] is True
+    result = json.loads((folder / "tests/test_result.json").read_text())
+    answer, tools = anyio.run(call_as_told, mcp, arguments_for(gate["how_to_call"], result))
+    assert mcp["tool"] in tools and not answer.is_error and answer.content, answer
     health = json.loads((folder / "tests/health.json").read_text())
     assert health["body"]["model"] == tiny_models[name] and health["body"]["model_loaded"] is True
     assert state["space"]["id"].startswith("tester/") and state["space"]["url"].startswith("http://127.0.0.1:")

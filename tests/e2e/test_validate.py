@@ -73,6 +73,8 @@ def test_validate_by_space_id_passes_a_factory_built_space(tiny_models: dict[str
     assert code == 0, gate
     assert gate["status"] == "full_inference_passed"
     assert gate["space"]["id"] == state["space"]["id"]
+    mcp = {c["name"]: c for c in gate["checks"]}["mcp"]
+    assert mcp["status"] == "passed" and gate["how_to_call"]["mcp"]["tool"].endswith("_predict"), mcp
 
 
 def test_an_echo_app_is_health_only_never_passed(scaffold_app: str) -> None:
@@ -82,6 +84,9 @@ def test_an_echo_app_is_health_only_never_passed(scaffold_app: str) -> None:
     checks = {c["name"]: c for c in gate["checks"]}
     assert checks["health"]["status"] == "passed"  # no /health route: Gradio's /config stood in
     assert checks["output_valid"]["status"] == "failed" and "echo" in checks["output_valid"]["detail"]
+    # DESIGN §13: a plain Gradio app (no mcp_server) serves no MCP endpoint; the check says so, the gate is the API's.
+    assert checks["mcp"]["status"] == "failed" and checks["mcp"]["detail"].startswith("not served: "), checks["mcp"]
+    assert gate["evidence"]["mcp"]["failure"] == "not_served" and gate["how_to_call"]["mcp"] is None
 
 
 def test_a_constant_classifier_is_health_only_never_passed(scaffold_app: str) -> None:

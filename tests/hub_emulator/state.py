@@ -69,7 +69,9 @@ class HubState:
         self.spaces: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         space_env = factory_env()
-        space_env.update({"HF_HUB_OFFLINE": "1", "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+        # No PIP_NO_INDEX for Spaces: a Space build reaches the package index, as the Hub's does, since its
+        # gradio[mcp] needs mcp 1, which no local wheel provides (docs/architecture.md, "Every Space is an MCP server").
+        space_env.update({"HF_HUB_OFFLINE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
         space_env.pop("HF_ENDPOINT", None)
         self.space_host = LocalSpaceHost(root / "spaces", root / "venvs", space_env)
         self.proxies = SpaceProxies()

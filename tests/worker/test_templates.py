@@ -151,6 +151,27 @@ def test_generated_app_is_valid_python_with_a_predict_endpoint_and_health(tmp_pa
     assert 'os.environ.get("PORT")' in source and 'os.environ.get("GRADIO_SERVER_PORT")' in source
     assert not {"spaces.GPU", "demo.launch"} & _call_names(tree)  # CPU plan: no ZeroGPU branches
     assert "uvicorn.run" in _call_names(tree)
+    # DESIGN §13: every Space is also an MCP server, whichever way Gradio serves it.
+    assert _keywords(mount)["mcp_server"] is True
+    # Mounted, Gradio's MCP server would call the app back through the URL a request came in by (a private Space's
+    # proxy refuses it): the uvicorn path tells it the local URL, as launch() does.
+    assert 'demo.mcp_server_obj._local_url = f"http://127.0.0.1:{port}/"' in source
+
+
+@pytest.mark.parametrize("task", sorted({*TEMPLATE_TASKS, "text-generation-chat"}))
+def test_predict_documents_every_parameter_for_the_mcp_tool_schema(tmp_path: Path, task: str) -> None:
+    """Gradio's MCP tool takes its description from predict's docstring and each parameter's from `Args:`."""
+    chat = task == "text-generation-chat"
+    directory = _generate(tmp_path, "text-generation" if chat else task, chat_template=chat)
+    tree = ast.parse((directory / "app.py").read_text())
+    predict = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "predict")
+    doc = ast.get_docstring(predict) or ""
+    summary, _, rest = doc.partition("\n")
+    assert summary.strip().endswith(".") and "Args:" in rest and "Returns:" in rest
+    args = rest.split("Args:", 1)[1].split("Returns:", 1)[0]
+    for arg in predict.args.args:
+        assert f"{arg.arg}:" in args, f"{task}: {arg.arg} is not documented"
+        assert arg.annotation is not None
 
 
 @pytest.mark.parametrize("task", sorted(TEMPLATE_TASKS))
@@ -160,6 +181,8 @@ def test_requirements_list_runtime_imports_and_never_gradio_spaces_or_hub(tmp_pa
     lines = [ln.strip() for ln in (directory / "requirements.txt").read_text().splitlines() if ln.strip()]
     names = {ln.split(">=")[0].strip().lower().replace("_", "-") for ln in lines}
     assert not names & FORBIDDEN_REQUIREMENTS
+    # gradio's mcp extra without a version (the image's sdk_version decides gradio): mcp 1 only in the Space.
+    assert "gradio[mcp]" in names
     assert {"transformers", "torch"} <= names
     assert not any(op in ln for ln in lines for op in ("==", "<", "~=", "!="))
     imports = {m.split(".")[0] for m in _imports(ast.parse((directory / "app.py").read_text()))}
@@ -196,6 +219,7 @@ def test_zerogpu_plan_wraps_predict_with_spaces_gpu_and_suggests_no_unlisted_fla
     assert [ast.unparse(a) for a in wrap.args] == ["predict"]
     # ZeroGPU finishes its setup in gr.Blocks.launch, so with `spaces` present the app serves that way.
     assert {"demo.launch", "demo.app.add_api_route", "uvicorn.run"} <= _call_names(tree)
+    assert _keywords(_find_call(tree, "demo.launch"))["mcp_server"] is True  # the MCP endpoint on ZeroGPU too
     # zero-a10g is not among the flavors the Hub accepts as suggested_hardware (domain.front_matter).
     assert "suggested_hardware" not in _front_matter((directory / "README.md").read_text())
 

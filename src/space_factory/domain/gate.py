@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from space_factory.domain.gate_status import CheckStatus, GateStatus
 from space_factory.domain.hardware import ZEROGPU_FLAVOR, flavor_spec
 from space_factory.domain.hardware_outcomes import HardwareOutcome
+from space_factory.domain.mcp_surface import McpCheck
 from space_factory.domain.schemas import (
     ApiSchema,
     Blocker,
@@ -44,6 +45,8 @@ class AppCheck:
     api: ApiSchema | None = None
     test: TestResult | None = None
     how_to_call: HowToCall | None = None
+    # The same endpoint as an MCP tool (DESIGN §13): reported beside the API check, never part of the verdict.
+    mcp: McpCheck | None = None
 
     def facts(self) -> dict[str, object]:
         """The check's entries of `Gate.evidence`, in their fixed order and spelling (DESIGN §6)."""
@@ -54,6 +57,8 @@ class AppCheck:
             facts["test_result"] = self.test.model_dump(mode="json")
         if self.api is not None:
             facts["api"] = {"chosen": self.api.chosen, "endpoints": [e.api_name for e in self.api.endpoints]}
+        if self.mcp is not None:
+            facts["mcp"] = self.mcp.model_dump(mode="json")
         return facts
 
 
@@ -178,7 +183,25 @@ def gate_checks(evidence: GateEvidence) -> list[GateCheck]:
         else:
             status = CheckStatus.PASSED if verdict.ok else CheckStatus.FAILED
             checks.append(_check(evidence, "output_valid", status, verdict.detail))
+    checks.append(mcp_gate_check(evidence.mcp))
     return checks
+
+
+def mcp_gate_check(mcp: McpCheck | None) -> GateCheck:
+    """The `mcp` row of the gate: the endpoint's tool listed, called and its output judged, or where that stopped.
+
+    Only a row: `classify_gate` never reads it, so an app whose MCP surface fails or is absent is judged by its API.
+
+        >>> mcp_gate_check(None).detail
+        'the MCP endpoint was not checked (no API endpoint was called)'
+    """
+    if mcp is None:
+        return GateCheck(name="mcp", status=CheckStatus.SKIPPED,
+                         detail="the MCP endpoint was not checked (no API endpoint was called)")
+    if mcp.ok:
+        return GateCheck(name="mcp", status=CheckStatus.PASSED, detail=mcp.detail, duration_ms=mcp.duration_ms)
+    why = mcp.failure.value.replace("_", " ") if mcp.failure else "failed"
+    return GateCheck(name="mcp", status=CheckStatus.FAILED, detail=f"{why}: {mcp.detail}", duration_ms=mcp.duration_ms)
 
 
 def classify_gate(evidence: GateEvidence) -> tuple[GateStatus, str]:

@@ -321,6 +321,26 @@ class Blocker(_Model):
     source: Literal["factory", "agent"] = "factory"
 
 
+class McpClients(_Model):
+    """Ready configuration for three MCP clients; a token appears only as a reference to `HF_TOKEN` or a prompt."""
+
+    claude_code: str = Field(description="A `claude mcp add --transport http …` command.")
+    cursor: str = Field(description="`mcp.json` (`~/.cursor/` or `.cursor/`): `url` and `headers`.")
+    vscode: str = Field(description="`.vscode/mcp.json`: `servers` with `type: http`; `inputs` prompts for the token.")
+
+
+class McpAccess(_Model):
+    """How to call the Space as an MCP tool (Gradio's streamable HTTP endpoint)."""
+
+    url: str = Field(description="The MCP endpoint: the Space's URL + /gradio_api/mcp/.")
+    tool: str = Field(description="The tool as the client lists it (on a Space, Gradio prefixes the Space's name).")
+    headers: dict[str, str] = Field(default_factory=dict,
+                                    description="What a private Space needs; the token is a placeholder, never a "
+                                                "real one. Empty when the Space needs none.")
+    clients: McpClients
+    note: str | None = None
+
+
 class HowToCall(_Model):
     """What an agent needs to call the new Space itself."""
 
@@ -329,6 +349,8 @@ class HowToCall(_Model):
     api_name: str | None = None
     parameters: list[ApiParameter] = Field(default_factory=list)
     python: str | None = Field(None, description="A gradio_client snippet.")
+    mcp: McpAccess | None = Field(None, description="The same endpoint as an MCP tool; null when the gate's mcp "
+                                                    "check found no tool or the tool's call failed.")
 
 
 class GateSpace(_Model):

@@ -21,10 +21,12 @@ from pydantic import BaseModel
 from space_factory.domain.api import build_schema, how_to_call
 from space_factory.domain.excerpts import describe_type, excerpt
 from space_factory.domain.gate import AppCheck, health_body
+from space_factory.domain.mcp_surface import McpFailure, mcp_access
 from space_factory.domain.outputs import judge_output
 from space_factory.domain.redaction import Redactor
-from space_factory.domain.schemas import ApiSchema, HealthResult, PredictCall, SampleInput, TestResult
+from space_factory.domain.schemas import ApiSchema, HealthResult, OutputVerdict, PredictCall, SampleInput, TestResult
 from space_factory.domain.tasks import InputSlot, TaskSpec
+from space_factory.worker.mcp_check import check_mcp
 from space_factory.worker.origin import PinnedApp
 from space_factory.worker.samples import Sample, pick_samples
 
@@ -224,11 +226,35 @@ def _schema(raw: object, spec: TaskSpec | None) -> ApiSchema:
     return schema
 
 
+def _check_mcp(app: PinnedApp, evidence: AppCheck, spec: TaskSpec, sample: Sample, *, redactor: Redactor,
+               predict_timeout: float, space_id: str | None, step: Callable[[str, str], None]) -> None:
+    """The `mcp` check beside the API check (same endpoint, same sample, same judge); when the tool is listed,
+    `how_to_call.mcp` says how to call it. Our words are added after the redaction: a client snippet's
+    `Bearer ${env:HF_TOKEN}` is a reference, which the redactor would take for a token."""
+    api = evidence.api
+    endpoint = next((e for e in api.endpoints if e.api_name == api.chosen), None) if api else None
+    if api is None or endpoint is None:
+        return
+
+    def judge(output: object, files: Mapping[str, bytes]) -> OutputVerdict:
+        return judge_output(spec.output_kind, output, input_text=sample.text, files=files,
+                            candidate_labels=sample.candidate_labels, context=sample.context,
+                            image_size=sample.image_size, single_label=spec.single_label)
+
+    step("validating_api", f"calling {endpoint.api_name} as an MCP tool (tools/list, tools/call)")
+    evidence.mcp = _clean(check_mcp(app, endpoint, api.slots, sample, judge=judge, call_timeout=predict_timeout),
+                          redactor)
+    # Offered once the tool answered (its output may still be refused, as how_to_call is offered for the API's).
+    if evidence.mcp.tool and evidence.mcp.failure is not McpFailure.CALL_ERROR and evidence.how_to_call is not None:
+        evidence.how_to_call.mcp = mcp_access(app.url, evidence.mcp.tool, space_id=space_id, private=bool(app.headers))
+
+
 def check_app(app: PinnedApp, spec: TaskSpec | None, card_samples: list[SampleInput], *, evidence: E,
               redactor: Redactor, health_timeout: float, predict_timeout: float, space_id: str | None = None,
               crash_reason: Callable[[], str | None] | None = None,
               on_step: Callable[[str, str], None] | None = None) -> E:
-    """Check health, read the API, call it with a sample and a probe, and judge the output.
+    """Check health, read the API, call it with a sample and a probe, and judge the output; then the same call as
+    an MCP tool (the `mcp` check, evidence only).
 
     Each step's result is recorded on `evidence` (redacted) as soon as the step ends, so the evidence
     holds whatever the check reached. Never raises for what the app does: every failure is evidence.
@@ -276,6 +302,8 @@ def check_app(app: PinnedApp, spec: TaskSpec | None, card_samples: list[SampleIn
                                       redactor)
         if call.error:
             evidence.test = _clean(TestResult(ok=False, api_name=api_name, task=spec.task, call=call), redactor)
+            _check_mcp(app, evidence, spec, sample, redactor=redactor, predict_timeout=predict_timeout,
+                       space_id=space_id, step=step)
             return evidence
         probe_call, probe_output = _call(client, api_name, probe, predict_timeout, evidence.api.slots)
         # The second call is part of the judgement: a constant output, or a probe output that fails the judge
@@ -291,4 +319,6 @@ def check_app(app: PinnedApp, spec: TaskSpec | None, card_samples: list[SampleIn
         )
         evidence.test = _clean(TestResult(ok=verdict.ok, api_name=api_name, task=spec.task, call=call,
                                           probe=probe_call, verdict=verdict), redactor)
+        _check_mcp(app, evidence, spec, sample, redactor=redactor, predict_timeout=predict_timeout, space_id=space_id,
+                   step=step)
     return evidence

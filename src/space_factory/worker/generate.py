@@ -36,7 +36,10 @@ _GPU_END = "# <<< gpu-only"
 # What each template imports besides gradio, spaces and huggingface_hub, which the Space image provides and
 # which must never be pinned there. fastapi and uvicorn are gradio's own dependencies, so they come with it.
 # Lower bounds only: ZeroGPU supports a few torch versions, and a pin here could rule them all out.
-_BASE_REQUIREMENTS = ("transformers>=5.0", "torch")
+# `gradio[mcp]` without a version: the Space's sdk_version (the image) still decides gradio, and the extra's own pins
+# (gradio 6.31: mcp>=1.21,<2 and pydantic<=2.12.5) follow whichever gradio that is; they conflict with the factory's
+# mcp 2, so they live only in the Space's environment (docs/architecture.md, "Every Space is an MCP server").
+_BASE_REQUIREMENTS = ("transformers>=5.0", "torch", "gradio[mcp]")
 _EXTRA_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "text2text_generation": ("sentencepiece", "protobuf"),  # T5/Marian tokenizers without tokenizer.json
     "fill_mask": ("sentencepiece",),  # XLM-R/CamemBERT-style tokenizers

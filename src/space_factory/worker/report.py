@@ -40,6 +40,11 @@ def render_report(state: RunState, *, analysis: ModelCardAnalysis | None, recomm
             lines.append(f"- **Blocker ({blocker.source}):** {_md(blocker.title)} — {_md(blocker.detail)}")
         if gate.how_to_call and gate.how_to_call.python:
             lines += ["", "### Call it", "", "```python", gate.how_to_call.python, "```"]
+        mcp = gate.how_to_call.mcp if gate.how_to_call else None
+        if mcp is not None:  # the tool name is a plain name and the URL ours (domain.mcp_surface)
+            lines += ["", "### Call it as an MCP tool", "", f"Tool `{mcp.tool}` at {mcp.url}"
+                      + (" (header `Authorization: Bearer <your HF token>`)" if mcp.headers else ""), "",
+                      "```bash", mcp.clients.claude_code, "```"]
     if target is not None:
         lines += ["", "## Space", "", f"- **Id:** `{target.space_id}` (private: {str(target.private).lower()})"]
         if state.space.url:
