@@ -50,6 +50,7 @@ from space_factory.domain.schemas import (
     RunRequest,
     RunState,
 )
+from space_factory.domain.task_handles import TaskHandle
 from space_factory.domain.views import (
     AnalysisView,
     AppFilesView,
@@ -85,6 +86,14 @@ class GateAnswer:
 
 
 @dataclass(frozen=True)
+class TaskProgress:
+    """`Factory.task_progress`: an MCP task handle of a run, and the run's status with its newest events."""
+
+    handle: TaskHandle
+    view: RunStatusView
+
+
+@dataclass(frozen=True)
 class CancelOutcome:
     """`Factory.cancel_run`: the run's state, and whether this request stopped it (False: it had already ended)."""
 
@@ -108,6 +117,8 @@ class Factory:
         self.redactor = Redactor()
         self._last_states: dict[str, RunState] = {}  # for `stale` answers when the Hub rate-limits a read
         self._runs_indexed = False  # whether this service has seen the bucket's records all indexed (runs_index)
+        self._task_handles: dict[tuple[str, str], TaskHandle] = {}  # handles found (they never change): one read each
+        self._task_seqs: dict[str, int] = {}  # per run: the last event seq a task poll saw, to read only newer ones
 
     # -- records ---------------------------------------------------------------------------------
 
@@ -335,6 +346,42 @@ class Factory:
         if text is None:
             raise RunNotFinished(run_id, self.state(run_id).phase.value)
         return text
+
+    # -- MCP task handles (the tasks extension; domain/task_handles.py) ------------------------------
+
+    def create_task_handle(self, run_id: str, digest: str, tool: str) -> TaskHandle:
+        """Store a task handle of the run under its secret's digest, and return it.
+
+        Written before the handle is answered, so every server over the bucket resolves it from then on (the
+        spec's "durably created"). A run of another owner answers `RunNotFound` (nothing is written).
+        """
+        handle = TaskHandle(tool=tool)
+        self._record(run_id).write_model(layout.task_handle(digest), handle)
+        self._task_handles[(run_id, digest)] = handle
+        return handle
+
+    def task_progress(self, run_id: str, digest: str) -> TaskProgress:
+        """The run behind a task handle: the handle, and the run's status with its newest events.
+
+        A poll costs what a `run_status` poll costs (on hf, 2 Hub requests): a handle never changes, so one found
+        is kept, and the events are read from the newest one this service saw of the run (the first poll of a run
+        with more than `MAX_EVENTS_PER_POLL` events shows its first page; the next one the newest).
+
+        Raises:
+            RunNotFound: no run of this owner has this id, or the run has no handle under this digest (a forged
+                or guessed task id): the two are indistinguishable.
+        """
+        record = self._record(run_id)  # the owner check, on every poll
+        handle = self._task_handles.get((run_id, digest))
+        if handle is None:
+            handle = record.read_model(layout.task_handle(digest), TaskHandle)
+            if handle is None:
+                raise RunNotFound(run_id)
+            self._task_handles[(run_id, digest)] = handle
+        seen = self._task_seqs.get(run_id, 0)
+        view = self.run_status(run_id, max(0, seen - 1))
+        self._task_seqs[run_id] = max(seen, view.last_seq)  # a stale (rate-limited) answer carries no events
+        return TaskProgress(handle, view)
 
     # -- cancel ----------------------------------------------------------------------------------
 

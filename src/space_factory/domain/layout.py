@@ -39,6 +39,7 @@ REPORT = "report.md"
 AGENT_PROMPT = "agent/prompt.md"
 AGENT_ATTEMPTS = "agent/attempts.jsonl"
 JOB_EXIT = "job_exit.json"  # written by the local job launcher when the worker process ends
+TASK_HANDLES = "tasks"  # MCP task handles of the run: `tasks/<sha256 of the handle's secret>.json`
 
 # What `fetch_trace_redacted` may serve, by kind. Raw traces are never in this table.
 TRACE_KINDS: dict[str, str] = {
@@ -66,6 +67,13 @@ def safe_child(base: str, relative: str) -> str:
 def run_dir(run_id: str) -> str:
     """`runs/<run_id>`, for a validated run id."""
     return f"{RUNS_PREFIX}/{validate_run_id(run_id)}"
+
+
+def task_handle(digest: str) -> str:
+    """The record of one MCP task handle of a run, named by the SHA-256 hex digest of the handle's secret."""
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InvalidInput("a task handle is named by a SHA-256 hex digest")
+    return f"{TASK_HANDLES}/{digest}.json"
 
 
 def run_path(run_id: str, relative: str) -> str:
