@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
+bash scripts/browser.sh  # Chromium for tests/browser (apt-get when missing)
 .venv/bin/python -m pytest "$@"

@@ -44,7 +44,7 @@ HINTS = ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint")
 
 def snapshot_of(tool: Tool) -> dict[str, Any]:
     wire = tool.model_dump(by_alias=True, mode="json", exclude_none=True)
-    keep = ("name", "title", "description", "inputSchema", "outputSchema", "annotations")
+    keep = ("name", "title", "description", "inputSchema", "outputSchema", "annotations", "_meta")
     return {key: wire[key] for key in keep if key in wire}
 
 

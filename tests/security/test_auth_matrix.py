@@ -30,6 +30,7 @@ from space_factory.domain.errors import FactoryError
 from space_factory.domain.phases import Phase, RunStatus
 from space_factory.server.app import create_app
 from space_factory.server.auth import TOKEN_DIGESTS_ENV, HttpAuth, check_local_listen, is_loopback_host
+from space_factory.server.dashboard import API_ENDPOINTS
 from space_factory.server.provider import HfFactoryProvider
 from space_factory.service import Factory
 from tests.hub_emulator.fixtures import ALICE, BOB, hf_factory
@@ -123,6 +124,28 @@ async def raw_post(base: str, tool: str, args: dict[str, Any], headers: dict[str
     return Answer(b"".join(chunks))
 
 
+async def raw_get(base: str, path: str, headers: dict[str, str]) -> Answer:
+    """GET `path` with exactly these headers (the run dashboard's routes: issue 12)."""
+    host, port = base.removeprefix("http://").split(":")
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    async with await anyio.connect_tcp(host, int(port)) as stream:
+        await stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        chunks = []
+        with anyio.fail_after(30):
+            while True:
+                try:
+                    chunks.append(await stream.receive())
+                except anyio.EndOfStream:
+                    break
+    return Answer(b"".join(chunks))
+
+
+def dashboard_api_paths(run_id: str) -> list[str]:
+    """Every /runs/api route of the dashboard (server/dashboard.py API_ENDPOINTS), aimed at `run_id`."""
+    return [endpoint.path.replace("{run_id}", run_id) for endpoint in API_ENDPOINTS]
+
+
 @pytest.fixture
 def listed_only(monkeypatch: pytest.MonkeyPatch) -> str:
     """The local server accepts only LISTED (its digest in SPACE_FACTORY_HTTP_TOKEN_SHA256)."""
@@ -184,6 +207,24 @@ async def test_without_a_token_list_the_loopback_server_takes_any_non_empty_toke
         for headers in ({}, {"Authorization": "Bearer "}, {"Authorization": "Basic eDp5"}):
             assert (await raw_post(base, "list_runs", {}, headers)).status_code == 401
     assert status["state"]["owner"] == "tester"
+
+
+async def test_every_dashboard_api_route_refuses_every_bad_credential_and_admits_the_listed_token(
+        factory: Factory, listed_only: str) -> None:
+    """The run dashboard's data is behind the same verifier as /mcp (issue 12); its page shell is not data."""
+    run_id = write_run(factory, status=RunStatus.FINISHED, phase=Phase.DONE, gate=passed_gate(),
+                       logs={"worker": f"{MARKER}\n"})
+    async with serving(local_app(factory)) as base:
+        for path in dashboard_api_paths(run_id):
+            for name, headers in bad_credentials().items():
+                response = await raw_get(base, path, headers)
+                assert response.status_code == 401, (path, name, response.status_code)
+                assert response.headers["www-authenticate"].startswith("Bearer "), (path, name)
+                assert run_id not in response.text and MARKER not in response.text and LISTED not in response.text
+            admitted = await raw_get(base, path, {"Authorization": f"Bearer {listed_only}"})
+            assert admitted.status_code == 200, (path, admitted.text[:300])
+        shell = await raw_get(base, f"/runs/{run_id}", {})
+    assert shell.status_code == 200 and MARKER not in shell.text
 
 
 @pytest.mark.parametrize(("host", "loopback"), [
@@ -292,3 +333,23 @@ async def test_hf_another_users_token_sees_nothing_of_the_first_users_runs_space
     after = alice.state(run_id)
     assert after.status is before.status and after.updated_at == before.updated_at  # bob's cancel changed nothing
     assert alice.backend.spaces.runtime(space_id).stage is stage  # her Space is untouched
+
+
+async def test_hf_another_users_token_sees_nothing_of_the_first_users_runs_on_the_dashboard(hub: HubEmulator) -> None:
+    """The dashboard's API answers each token's Hub user only: bob gets 404s and an empty list (issue 12)."""
+    alice = hf_factory(ALICE.token)
+    run_id = write_run(alice, status=RunStatus.FINISHED, phase=Phase.DONE, gate=passed_gate(),
+                       logs={"worker": f"{MARKER} worker\n"}, events=[(Phase.QUEUED, f"queued {MARKER}")])
+    async with serving(hf_app) as base:
+        seen = []
+        for path in dashboard_api_paths(run_id):
+            response = await raw_get(base, path, {"Authorization": f"Bearer {BOB.token}"})
+            seen.append(response.text)
+            if path == "/runs/api/runs":
+                assert response.status_code == 200 and json.loads(response.text)["runs"] == []
+            else:
+                assert response.status_code == 404, (path, response.status_code)
+        mine = await raw_get(base, f"/runs/api/runs/{run_id}/trace", {"Authorization": f"Bearer {ALICE.token}"})
+    assert mine.status_code == 200 and MARKER in json.loads(mine.text)["text"]
+    everything = "\n".join(seen)
+    assert MARKER not in everything and ALICE.token not in everything and "full_inference_passed" not in everything

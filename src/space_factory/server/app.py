@@ -13,12 +13,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.extension import Extension
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from space_factory.server import prompts, resources
+from space_factory.server import dashboard, prompts, resources
 from space_factory.server.auth import HttpAuth, current_caller
+from space_factory.server.dashboard_app import dashboard_apps
 from space_factory.server.error_text import RedactErrors
+from space_factory.server.tasks import BuildTasks
 from space_factory.tools import analyze, build, files, gate, hardware, runs, traces
 from space_factory.tools.common import AppState, FactoryProvider
 
@@ -61,14 +64,20 @@ def create_app(factory_provider: FactoryProvider, *, http_auth: HttpAuth | None 
         yield AppState(provider=factory_provider, caller=current_caller)
 
     auth_kwargs: dict[str, Any] = http_auth.server_kwargs() if http_auth else {}
+    extensions: list[Extension] = [
+        BuildTasks(),  # SEP-2663: the run-starting tools answer as tasks to clients that declare it (server/tasks.py)
+        dashboard_apps(),  # MCP Apps: the run dashboard as a ui:// resource, linked from get_gate/launch_build
+    ]
     app: MCPServer[AppState] = MCPServer(SERVER_NAME, title="Space Factory", version=_version(),
                                          instructions=INSTRUCTIONS, lifespan=lifespan, log_level="WARNING",
-                                         middleware=[RedactErrors()], **auth_kwargs)
+                                         middleware=[RedactErrors()], extensions=extensions, **auth_kwargs)
     for module in TOOL_MODULES:
         module.register(app)
     resources.register(app)
     prompts.register(app)
 
     app.custom_route("/health", methods=["GET"])(_health)  # unauthenticated: for load balancers and HEALTHCHECK
+    if http_auth is not None:
+        dashboard.register(app, factory_provider, http_auth)  # /runs: the dashboard page, its API behind the same auth
 
     return app

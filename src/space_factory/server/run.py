@@ -24,11 +24,11 @@ from space_factory.domain.redaction import install_redacting_filter
 from space_factory.server.app import create_app
 from space_factory.server.auth import HttpAuth, check_local_listen
 from space_factory.server.provider import HfFactoryProvider, provider_for
+from space_factory.tools.views import PUBLIC_URL_ENV
 
 __all__ = ["STATELESS_ENV", "serve"]
 
 STATELESS_ENV = "SPACE_FACTORY_HTTP_STATELESS"
-PUBLIC_URL_ENV = "SPACE_FACTORY_PUBLIC_URL"
 
 
 def _flag(name: str, default: bool) -> bool:

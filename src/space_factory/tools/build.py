@@ -26,7 +26,7 @@ from space_factory.tools.params import (
     ValidationTarget,
     WaitSeconds,
 )
-from space_factory.tools.views import LaunchView
+from space_factory.tools.views import DASHBOARD_META, LaunchView
 
 __all__ = ["register"]
 
@@ -41,7 +41,7 @@ async def _answer(factory: Factory, state: RunState, wait_seconds: int, ctx: Con
 
 
 def register(app: MCPServer[Any]) -> None:
-    @app.tool(title="Build a verified Space for a model", annotations=LAUNCH)
+    @app.tool(title="Build a verified Space for a model", annotations=LAUNCH, meta=DASHBOARD_META)
     @clean_doc
     async def launch_build(
         model: ModelRef,

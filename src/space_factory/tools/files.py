@@ -16,7 +16,6 @@ from pydantic import Field
 from space_factory.domain.phases import TERMINAL_STATUSES
 from space_factory.domain.revisions import MAX_NOTE_CHARS, MAX_PATH_CHARS, MAX_REVISION_BYTES, MAX_REVISION_FILES
 from space_factory.domain.schemas import RunId
-from space_factory.domain.views import AppFilesView
 from space_factory.service import Factory
 from space_factory.tools.annotations import APP_FILES, REVISE
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
@@ -24,7 +23,7 @@ from space_factory.tools.follow import follow_run, launch_view
 from space_factory.tools.params import WaitSeconds
 from space_factory.tools.views import AppFilesAnswer, LaunchView
 
-__all__ = ["register"]
+__all__ = ["app_files_answer", "register"]
 
 AppPath = Annotated[str | None, Field(
     max_length=MAX_PATH_CHARS,
@@ -38,7 +37,9 @@ Note = Annotated[str | None, Field(
     max_length=MAX_NOTE_CHARS, description="What the revision does: the commit message on the Space.")]
 
 
-def _files_answer(view: AppFilesView) -> AppFilesAnswer:
+def app_files_answer(factory: Factory, run_id: str, path: str | None = None) -> AppFilesAnswer:
+    """What `get_app_files` answers (the run dashboard's files endpoint answers the same): the files, or one's text."""
+    view = factory.app_files(run_id, path)
     if view.file is not None:
         next_step = ("Change what needs changing and call revise_build(run_id, files={path: new content}) with the "
                      "full new content of each file you change.")
@@ -60,7 +61,7 @@ def register(app: MCPServer[Any]) -> None:
         text (secrets redacted; binary or very large files are refused with their size). Works for runs that
         stopped before a Space (technical_blocker) too. Next: fix the app and call revise_build.
         """
-        return _files_answer(await call_service(factory.app_files, run_id, path))
+        return await call_service(app_files_answer, factory, run_id, path)
 
     @app.tool(title="Revise a run's app and gate it again", annotations=REVISE)
     @clean_doc

@@ -16,12 +16,13 @@ from space_factory.domain.schemas import Gate, RunId
 from space_factory.service import Factory, GateAnswer
 from space_factory.tools.annotations import READ_ONLY
 from space_factory.tools.common import FactoryDep, call_service, clean_doc
-from space_factory.tools.views import GateView
+from space_factory.tools.views import DASHBOARD_META, GateView
 
-__all__ = ["register"]
+__all__ = ["gate_view", "register"]
 
 
-def _gate_view(factory: Factory, run_id: str) -> GateView:
+def gate_view(factory: Factory, run_id: str) -> GateView:
+    """What `get_gate` answers (the run dashboard's gate endpoint answers the same): the gate, or where the run is."""
     answer = factory.gate_or_progress(run_id)
     state, gate = answer.state, answer.gate
     common = {"run_id": run_id, "status": state.status, "phase": state.phase, "agent": state.agent,
@@ -51,7 +52,7 @@ def _with_agent(gate: Gate, answer: GateAnswer) -> str:
 
 
 def register(app: MCPServer[Any]) -> None:
-    @app.tool(title="Get a run's full-inference gate", annotations=READ_ONLY)
+    @app.tool(title="Get a run's full-inference gate", annotations=READ_ONLY, meta=DASHBOARD_META)
     @clean_doc
     async def get_gate(run_id: RunId, factory: FactoryDep) -> GateView:
         """The verdict of a finished run: gate status, checks, evidence, blockers, and how_to_call the new Space.
@@ -62,4 +63,4 @@ def register(app: MCPServer[Any]) -> None:
         When the coding agent ran, attempts lists each attempt and the gate it led to, and blockers with
         source 'agent' are the ones it declared.
         """
-        return await call_service(_gate_view, factory, run_id)
+        return await call_service(gate_view, factory, run_id)

@@ -6,7 +6,8 @@ reads only the last result still knows how to go on.
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -16,7 +17,15 @@ from space_factory.domain.phases import Phase, RunStatus
 from space_factory.domain.schemas import AgentName, AttemptRecord, Gate, RunState
 from space_factory.domain.views import AppFilesView
 
-__all__ = ["AppFilesAnswer", "CancelView", "GateView", "HardwareView", "LaunchView", "RunLinks", "run_links"]
+__all__ = ["DASHBOARD_META", "DASHBOARD_URI", "PUBLIC_URL_ENV", "AppFilesAnswer", "CancelView", "GateView",
+           "HardwareView", "LaunchView", "RunLinks", "run_links"]
+
+# The run dashboard as an MCP App (server/dashboard_app.py registers the resource): the tools whose results it
+# renders carry this `_meta` (MCP Apps: `_meta.ui.resourceUri`); clients without Apps ignore it.
+DASHBOARD_URI = "ui://space-factory/dashboard"
+DASHBOARD_META: dict[str, Any] = {"ui": {"resourceUri": DASHBOARD_URI}}
+# The HTTP server's public base URL (server/run.py reads it too); the dashboard link is given only when it is set.
+PUBLIC_URL_ENV = "SPACE_FACTORY_PUBLIC_URL"
 
 
 class RunLinks(BaseModel):
@@ -27,12 +36,23 @@ class RunLinks(BaseModel):
     report: str = Field(description="MCP resource with the run's report.md (once finished).")
     space_url: str | None = Field(None, description="The Space's app URL, once created.")
     job_url: str | None = Field(None, description="The job's page, where the backend has one.")
+    dashboard: str | None = Field(None, description="The run's page on the server's web dashboard (a person opens "
+                                                    "it and pastes their token); null when no public URL is set.")
+
+
+def _dashboard_url(run_id: str) -> str | None:
+    """`<public URL>/runs/<run_id>` when the operator set the HTTP server's public URL, else None.
+
+    Only an explicit http(s) URL: stdio has no web page, and a guessed host could name a server that is not there.
+    """
+    public = os.environ.get(PUBLIC_URL_ENV, "").strip().rstrip("/")
+    return f"{public}/runs/{run_id}" if public.startswith(("http://", "https://")) else None
 
 
 def run_links(state: RunState) -> RunLinks:
     base = f"factory://runs/{state.run_id}"
     return RunLinks(state=f"{base}/state.json", gate=f"{base}/inference_gate.json", report=f"{base}/report.md",
-                    space_url=state.space.url, job_url=state.job.url)
+                    space_url=state.space.url, job_url=state.job.url, dashboard=_dashboard_url(state.run_id))
 
 
 class LaunchView(BaseModel):
