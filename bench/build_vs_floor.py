@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -21,6 +20,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from bench_home import offline_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,11 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
         base = Path(tmp)
-        env = {**os.environ, "HF_HOME": str(base / "hf"), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-               "GRADIO_ANALYTICS_ENABLED": "False", "SPACE_FACTORY_HOME": str(base / "home"),
-               "SPACE_FACTORY_OWNER": "bench", "PYTHONPATH": str(ROOT)}
-        subprocess.run([sys.executable, "-m", "tests.support.tiny_models", env["HF_HOME"]], env=env, check=True,
-                       capture_output=True, cwd=ROOT)
+        env = offline_env(base)
         model = f"factory-test/{args.model}"
         floors, builds, phase_runs = [], [], []
         for _ in range(args.rounds):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_home import offline_env
 from build_vs_floor import factory_once, floor_once
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,9 +195,7 @@ def main() -> None:
     rows: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="sf-coverage-bench-") as tmp:
         base = Path(tmp)
-        env = {**os.environ, "HF_HOME": str(base / "hf"), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-               "GRADIO_ANALYTICS_ENABLED": "False", "SPACE_FACTORY_HOME": str(base / "home"),
-               "SPACE_FACTORY_OWNER": "bench", "PYTHONPATH": str(ROOT)}
+        env = offline_env(base, models=False)
         for task in tasks:
             floor = FLOORS[task]
             built = subprocess.run([sys.executable, "-m", f"tests.support.{floor.module}", env["HF_HOME"],

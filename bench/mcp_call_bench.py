@@ -23,22 +23,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 import httpx2
+from bench_home import cli, offline_env
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "I loved this movie, it was wonderful!"
 
 
-def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "space_factory", *args, "--json"], env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
-    try:
-        return dict(json.loads(done.stdout))
-    except json.JSONDecodeError as exc:
-        raise RuntimeError(f"space-factory {args[0]}: {done.stderr[-2000:]}") from exc
 
 
 def gradio_round(url: str, parameter: str) -> tuple[float, float]:
@@ -74,11 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sf-mcp-call-bench-") as tmp:
         base = Path(tmp)
-        env = {**os.environ, "HF_HOME": str(base / "hf"), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-               "GRADIO_ANALYTICS_ENABLED": "False", "SPACE_FACTORY_HOME": str(base / "home"),
-               "SPACE_FACTORY_OWNER": "bench", "PYTHONPATH": str(ROOT)}
-        subprocess.run([sys.executable, "-m", "tests.support.tiny_models", env["HF_HOME"]], env=env, check=True,
-                       capture_output=True, cwd=ROOT)
+        env = offline_env(base)
         state = cli(env, "build", f"factory-test/{args.model}", "--agent", "none", "--wait")
         try:
             gate = cli(env, "gate", state["run_id"])

@@ -28,17 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_home import cli, offline_env
+
 ROOT = Path(__file__).resolve().parents[1]
 V1_RETURN = 'return str(outputs[0]["generated_text"])'
 
 
-def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "space_factory", *args, "--json"], env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
-    try:
-        return dict(json.loads(done.stdout))
-    except json.JSONDecodeError as exc:
-        raise RuntimeError(f"space-factory {args[0]}: {done.stderr[-2000:]}") from exc
 
 
 def timed(env: dict[str, str], *args: str) -> tuple[float, dict[str, Any]]:
@@ -64,11 +59,7 @@ def phases_of(env: dict[str, str], run_id: str) -> dict[str, float]:
 
 
 def local_rounds(base: Path, model: str, rounds: int) -> dict[str, Any]:
-    env = {**os.environ, "HF_HOME": str(base / "hf"), "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-           "GRADIO_ANALYTICS_ENABLED": "False", "SPACE_FACTORY_HOME": str(base / "home"),
-           "SPACE_FACTORY_OWNER": "bench", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "tests.support.tiny_models", env["HF_HOME"]], env=env, check=True,
-                   capture_output=True, cwd=ROOT)
+    env = offline_env(base)
     timed(env, "build", model, "--agent", "none", "--wait")  # warm-up: creates the Space venv
     subprocess.run([sys.executable, "-m", "space_factory", "spaces", "stop", "--all", "--json"], env=env,
                    capture_output=True, check=False)

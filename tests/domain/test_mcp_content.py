@@ -4,37 +4,17 @@ is an MCP server"). The blocks are the shapes Gradio 6.31's `postprocess_output_
 from __future__ import annotations
 
 import base64
-import io
-import struct
-import wave
 
 import pytest
 
 from space_factory.domain.mcp_content import MAX_PARSED_CHARS, mcp_output
 from space_factory.domain.outputs import judge_output
 from space_factory.domain.tasks import OutputKind
+from tests.support.media_samples import png_bytes, wav_bytes
 
 BASE = "http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/abc/"
 
 
-def _png(width: int = 16, height: int = 16) -> bytes:
-    from PIL import Image
-
-    image = Image.new("RGB", (width, height))
-    image.putdata([(x * 16 % 256, y * 16 % 256, 90) for y in range(height) for x in range(width)])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"".join(struct.pack("<h", (i * 37 % 2000) - 1000) for i in range(800)))
-    return buffer.getvalue()
 
 
 def _text(text: str) -> dict[str, object]:
@@ -58,7 +38,7 @@ def test_text_components_keep_their_text_even_when_it_looks_like_data() -> None:
 
 def test_an_image_block_and_its_url_line_become_one_file_the_judge_decodes() -> None:
     """An image is an `image` block then `Image URL: …`; the URL names the inline bytes, nothing is fetched."""
-    png = _png()
+    png = png_bytes()
     blocks = [{"type": "image", "data": base64.b64encode(png).decode(), "mimeType": "image/png"},
               _text(f"Image URL: {BASE}image.png")]
     out = mcp_output(blocks, ["Image"])
@@ -71,7 +51,7 @@ def test_an_audio_file_is_a_url_the_caller_fetches_then_the_judge_decodes() -> N
     out = mcp_output([_text(f"{BASE}audio.wav")], ["Audio"])
     assert out.value == f"{BASE}audio.wav" and out.urls == [f"{BASE}audio.wav"]
     assert not judge_output(OutputKind.AUDIO, out.value, files=out.files).ok  # nothing fetched: no bytes
-    assert judge_output(OutputKind.AUDIO, out.value, files={out.urls[0]: _wav()}).ok
+    assert judge_output(OutputKind.AUDIO, out.value, files={out.urls[0]: wav_bytes()}).ok
 
 
 def test_several_outputs_come_back_as_a_tuple_and_file_data_inside_a_value_becomes_its_url() -> None:
@@ -102,7 +82,7 @@ def test_a_multi_output_result_in_one_block_is_split_into_its_outputs(shape: typ
 
 def test_the_other_mcp_block_kinds_are_read_too() -> None:
     """MCP's audio blocks, resource links and embedded blobs (Gradio 6.31 writes none, other servers may)."""
-    wav = _wav()
+    wav = wav_bytes()
     out = mcp_output([{"type": "audio", "data": base64.b64encode(wav).decode(), "mimeType": "audio/wav"}], ["Audio"])
     assert out.value == "mcp:0" and out.files == {"mcp:0": wav}
     link = mcp_output([{"type": "resource_link", "uri": f"{BASE}a.wav", "name": "a"}], ["Audio"])

@@ -6,7 +6,6 @@ import io
 import json
 import math
 import struct
-import wave
 from typing import cast
 
 import pytest
@@ -18,6 +17,7 @@ from space_factory.domain.outputs import CONSTANT_DETAIL, DETAIL_LIMIT, OUTPUT_R
 from space_factory.domain.outputs.coercion import first_of_tuple
 from space_factory.domain.outputs.media_judges import file_ref
 from space_factory.domain.tasks import OutputKind
+from tests.support.media_samples import wav_bytes
 
 PROMPT = "Once upon a time"
 
@@ -28,15 +28,6 @@ def _pil(fmt: str) -> bytes:
     Image.new("RGB", (4, 4), (200, 30, 90)).save(buffer, fmt)
     return buffer.getvalue()
 
-
-def _wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 5))) for i in range(160)))
-    return buffer.getvalue()
 
 
 # fLaC + a last-metadata-block STREAMINFO header (type 0, length 34) and its first fields.
@@ -65,7 +56,7 @@ MEDIA = [
     ("webp", _pil("WEBP"), "image/webp"),
     ("bmp", BMP, "image/bmp"),
     ("tiff", _pil("TIFF"), "image/tiff"),
-    ("wav", _wav(), "audio/wav"),
+    ("wav", wav_bytes(frames=160, rate=16000), "audio/wav"),
     ("flac", FLAC, "audio/flac"),
     ("ogg", OGG, "audio/ogg"),
     ("mp3 id3", MP3_ID3, "audio/mpeg"),

@@ -105,13 +105,12 @@ class Answer:
         self.text = body.decode(errors="replace")
 
 
-async def raw_post(base: str, tool: str, args: dict[str, Any], headers: dict[str, str]) -> Answer:
-    """POST a tools/call exactly as given: an HTTP client library would refuse to send some of these headers
-    (a trailing space), and what a server does with a header is what is under test."""
+async def _exchange(base: str, request_line: str, headers: dict[str, str], body: bytes = b"") -> Answer:
+    """Send one HTTP/1.1 request exactly as given (an HTTP client library would refuse to send some of these
+    headers, e.g. a trailing space, and what a server does with a header is what is under test)."""
     host, port = base.removeprefix("http://").split(":")
-    body = json.dumps(tools_call(tool, args)).encode()
-    lines = ["POST /mcp HTTP/1.1", f"Host: {host}:{port}", "Connection: close", f"Content-Length: {len(body)}",
-             *(f"{k}: {v}" for k, v in {**ACCEPT, **headers}.items())]
+    lines = [request_line, f"Host: {host}:{port}", "Connection: close",
+             *([f"Content-Length: {len(body)}"] if body else []), *(f"{k}: {v}" for k, v in headers.items())]
     async with await anyio.connect_tcp(host, int(port)) as stream:
         await stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
         chunks = []
@@ -124,21 +123,15 @@ async def raw_post(base: str, tool: str, args: dict[str, Any], headers: dict[str
     return Answer(b"".join(chunks))
 
 
+async def raw_post(base: str, tool: str, args: dict[str, Any], headers: dict[str, str]) -> Answer:
+    """POST a tools/call to /mcp with exactly these headers."""
+    body = json.dumps(tools_call(tool, args)).encode()
+    return await _exchange(base, "POST /mcp HTTP/1.1", {**ACCEPT, **headers}, body)
+
+
 async def raw_get(base: str, path: str, headers: dict[str, str]) -> Answer:
     """GET `path` with exactly these headers (the run dashboard's routes: issue 12)."""
-    host, port = base.removeprefix("http://").split(":")
-    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close",
-             *(f"{k}: {v}" for k, v in headers.items())]
-    async with await anyio.connect_tcp(host, int(port)) as stream:
-        await stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        chunks = []
-        with anyio.fail_after(30):
-            while True:
-                try:
-                    chunks.append(await stream.receive())
-                except anyio.EndOfStream:
-                    break
-    return Answer(b"".join(chunks))
+    return await _exchange(base, f"GET {path} HTTP/1.1", headers)
 
 
 def dashboard_api_paths(run_id: str) -> list[str]:

@@ -4,10 +4,7 @@ fetched, a redirect is never followed, and the token goes to the app alone — t
 
 from __future__ import annotations
 
-import io
-import struct
 import threading
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from space_factory.worker.origin import pin_app
 from space_factory.worker.samples import Sample
 from tests.security.test_ssrf import Listener, internal, redirector  # noqa: F401 (fixtures)
 from tests.support.listening import ListeningServer
+from tests.support.media_samples import wav_bytes
 from tests.support.ports import free_port
 from tests.support.tokens import fake_token
 
@@ -34,15 +32,6 @@ ENDPOINT = ApiEndpoint(api_name="/predict", parameters=[ApiParameter(name="text"
                        returns=[ApiParameter(name="output", component="Audio")])
 SAMPLE = Sample(text="Hello there.")
 
-
-def _wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"".join(struct.pack("<h", (i * 97 % 4000) - 2000) for i in range(4000)))
-    return buffer.getvalue()
 
 
 def _judge(output: object, files: object) -> object:
@@ -67,7 +56,7 @@ class FakeGradio:
         @server.custom_route("/gradio_api/file=audio.wav", methods=["GET"])
         async def audio(request: Request) -> Response:
             self.seen_auth.append(request.headers.get("authorization", ""))
-            return Response(_wav(), media_type="audio/wav")
+            return Response(wav_bytes(), media_type="audio/wav")
 
         app = server.streamable_http_app(streamable_http_path="/gradio_api/mcp/", stateless_http=True)
         self.server = ListeningServer(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import ast
 import base64
-import io
-import struct
-import wave
 from typing import Any
 
 import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+
+from tests.support.media_samples import png_bytes, wav_bytes
 
 PLACEHOLDER = "<your HF token>"
 
@@ -30,24 +29,6 @@ async def call_as_told(mcp: dict[str, Any], arguments: dict[str, object], *, tok
         return await client.call_tool(mcp["tool"], arguments), tools
 
 
-def _png() -> bytes:
-    from PIL import Image
-
-    image = Image.new("RGB", (32, 24))
-    image.putdata([(x * 8, y * 10, (x * y) % 256) for y in range(24) for x in range(32)])
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(b"".join(struct.pack("<h", (i * 131 % 8000) - 4000) for i in range(16000)))
-    return buffer.getvalue()
 
 
 def arguments_for(how_to_call: dict[str, Any], test_result: dict[str, Any]) -> dict[str, object]:
@@ -58,9 +39,10 @@ def arguments_for(how_to_call: dict[str, Any], test_result: dict[str, Any]) -> d
     arguments: dict[str, object] = {}
     for parameter in how_to_call["parameters"]:
         if parameter["component"] == "Image":
-            arguments[parameter["name"]] = "data:image/png;base64," + base64.b64encode(_png()).decode()
+            arguments[parameter["name"]] = "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
         elif parameter["component"] == "Audio":
-            arguments[parameter["name"]] = "data:audio/wav;base64," + base64.b64encode(_wav()).decode()
+            wav = wav_bytes(frames=16000, rate=16000)  # one second at the rate speech models expect
+            arguments[parameter["name"]] = "data:audio/wav;base64," + base64.b64encode(wav).decode()
         elif not parameter["has_default"]:
             arguments[parameter["name"]] = text
     return arguments

@@ -52,11 +52,8 @@ class _AsyncOriginGuard(httpx2.Auth):
                                       f"{self.guard.origin.origin}")
 
     async def _trace(self, event: str, info: dict[str, Any]) -> None:
-        if event.endswith(".connect_tcp.started"):
-            self._require(self.guard.origin.scheme, str(info.get("host", "")), info.get("port"))
-        elif event.endswith(".send_request_headers.started"):
-            url = info["request"].url
-            self._require(url.scheme.decode("ascii"), url.host.decode("ascii"), url.port)
+        if (target := self.guard.trace_target(event, info)) is not None:
+            self._require(*target)
 
     def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
         self._require(request.url.scheme, request.url.host, request.url.port)

@@ -59,12 +59,19 @@ class OriginGuard(httpx.Auth):
             raise OffOrigin(f"refused a request for {scheme}://{shown}:{port}: the check talks only to "
                             f"{self.origin.origin}")
 
-    def _trace(self, event: str, info: dict[str, Any]) -> None:
+    def trace_target(self, event: str, info: dict[str, Any]) -> tuple[str, str, int | None] | None:
+        """The (scheme, host, port) an httpcore `trace` event is about to reach: a TCP connect or a request's
+        headers; None for every other event. (httpcore and httpcore2 name their events alike.)"""
         if event.endswith(".connect_tcp.started"):
-            self._require(self.origin.scheme, str(info.get("host", "")), info.get("port"))
-        elif event.endswith(".send_request_headers.started"):
+            return self.origin.scheme, str(info.get("host", "")), info.get("port")
+        if event.endswith(".send_request_headers.started"):
             url = info["request"].url
-            self._require(url.scheme.decode("ascii"), url.host.decode("ascii"), url.port)
+            return url.scheme.decode("ascii"), url.host.decode("ascii"), url.port
+        return None
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        if (target := self.trace_target(event, info)) is not None:
+            self._require(*target)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self._require(request.url.scheme, request.url.host, request.url.port)
