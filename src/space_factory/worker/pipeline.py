@@ -22,7 +22,7 @@ from space_factory.domain.errors import AgentUnavailable, FactoryError, NoTempla
 from space_factory.domain.gate import GateEvidence, build_gate
 from space_factory.domain.hardware import is_paid
 from space_factory.domain.ids import default_space_name, validate_space_name
-from space_factory.domain.phases import Phase, RunStatus
+from space_factory.domain.phases import TERMINAL_STATUSES, Phase, RunStatus
 from space_factory.domain.recommend import recommend_runtime
 from space_factory.domain.redaction import Redactor
 from space_factory.domain.schemas import (
@@ -45,7 +45,7 @@ from space_factory.domain.stages import (
 )
 from space_factory.domain.targets import SpaceTarget, admit, parse_app_url, parse_target
 from space_factory.domain.tasks import task_spec
-from space_factory.record import RunRecord
+from space_factory.record import RunRecord, StateChanges
 from space_factory.worker.agent.loop import AgentPlan, PiSession, agent_key, plan_agent, wants_repair
 from space_factory.worker.agent.prompt import PromptFields, render_prompt
 from space_factory.worker.agent.runner import PiOutcome
@@ -139,9 +139,10 @@ class Pipeline:
         phase = state.phase if state else Phase.STARTING
         self.record.append_event(phase, clean, level="error")
         self.collect_space_logs()
-        self.record.update_state(status=RunStatus.FAILED, error=clean)
         self.stop_own_space(phase)
-        self.write_report()
+        final: StateChanges = {"status": RunStatus.FAILED, "error": clean}
+        self.write_report(final)
+        self.record.update_state(**final)  # last, as in `finish`
         return RunStatus.FAILED
 
     def stop_own_space(self, phase: Phase) -> None:
@@ -164,9 +165,12 @@ class Pipeline:
         self.record.write_model(layout.GATE, gate)
         self.note(Phase.GATING, f"gate: {gate.status.value} — {gate.summary}", gate_status=gate.status.value)
         self.step(Phase.REPORTING, "writing report.md")
-        self.record.update_state(status=RunStatus.FINISHED, phase=Phase.DONE, gate_status=gate.status)
-        self.write_report()
+        final: StateChanges = {"status": RunStatus.FINISHED, "phase": Phase.DONE, "gate_status": gate.status}
+        self.write_report(final)
         self.note(Phase.DONE, "done")
+        # The terminal state is the run's last write: a follower that stops at terminal (CLI --wait, MCP follow,
+        # a task, the dashboard) has every event and the report by then.
+        self.record.update_state(**final)
         return RunStatus.FINISHED
 
     # -- build -----------------------------------------------------------------------------------
@@ -605,10 +609,13 @@ class Pipeline:
             else:
                 self.evidence.run_log_tail = tail
 
-    def write_report(self) -> None:
+    def write_report(self, final: StateChanges) -> None:
+        """Write report.md for the state the run is about to end in (`final` applied to the stored state)."""
         state = self.record.state()
         if state is None:
             return
+        if state.status not in TERMINAL_STATUSES:  # canceled meanwhile: the report says what the record says
+            state = state.model_copy(update=dict(final))
         gate = self.record.read_model(layout.GATE, Gate)
         self.record.write_text(layout.REPORT, render_report(
             state, analysis=self.analysis, recommendation=self.recommendation, target=self.target, gate=gate))

@@ -19,6 +19,7 @@ from space_factory.config import Settings
 from space_factory.domain import layout
 from space_factory.domain.errors import AgentUnavailable
 from space_factory.domain.gate_status import GateStatus
+from space_factory.domain.phases import TERMINAL_STATUSES
 from space_factory.domain.redaction import Redactor
 from space_factory.domain.schemas import (
     ApiSchema,
@@ -329,3 +330,38 @@ def test_no_app_at_all_ends_with_the_factory_blocker(make: Callable[..., tuple[P
     gate = p.record.read_json(layout.GATE)
     assert gate is not None and gate["status"] == "technical_blocker"
     assert [b["source"] for b in gate["blockers"]] == ["factory"]
+
+
+def _watch_terminal_write(p: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """What the record holds at the moment the run's state turns terminal (a follower stops reading then)."""
+    seen: dict[str, object] = {}
+    write_state = p.record.write_state
+
+    def observed(state: RunState) -> None:
+        if state.status in TERMINAL_STATUSES and not seen:
+            seen["events"] = [event.message for event in p.record.events(0)]
+            seen["report"] = p.record.read_text(layout.REPORT) or ""
+        write_state(state)
+
+    monkeypatch.setattr(p.record, "write_state", observed)
+    return seen
+
+
+def test_a_finished_runs_terminal_state_is_written_after_its_last_event_and_its_report(
+        make: Callable[..., tuple[Pipeline, FakeSpaces]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p, _ = make("none", {})
+    seen = _watch_terminal_write(p, monkeypatch)
+    assert run(p, tmp_path) == "finished"
+    events = [event.message for event in p.record.events(0)]
+    assert seen["events"] == events and events[-1] == "done"
+    assert "**Status:** finished (phase done)" in str(seen["report"])
+
+
+def test_a_failed_runs_terminal_state_is_written_after_its_last_event_and_its_report(
+        make: Callable[..., tuple[Pipeline, FakeSpaces]], monkeypatch: pytest.MonkeyPatch) -> None:
+    p, _ = make("none", {})
+    seen = _watch_terminal_write(p, monkeypatch)
+    assert p.fail("the model could not be loaded").value == "failed"
+    events = [event.message for event in p.record.events(0)]
+    assert seen["events"] == events and events[-1] == "the model could not be loaded"
+    assert "**Status:** failed" in str(seen["report"])
